@@ -1,0 +1,347 @@
+"""The NumPy-buffer API: validate every argument, then call the core.
+
+Nothing is allocated or written until every argument has been checked; a bad
+argument raises TypeError or ValueError with a message that says what to change.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import numbers
+import operator
+
+import numpy as np
+
+from . import _core
+
+__all__ = [
+    "uniform", "normal", "trunc_normal", "zeros", "ones", "full", "constant",
+    "random_raw", "stream_id", "show_config", "resolve_dtype",
+]
+
+_U64 = 1 << 64
+_FLOAT_NAMES = ("float32", "float64", "float16", "bfloat16")
+_MAX_THREADS = 4096
+
+
+# ------------------------------------------------------------------ scalars ----
+def _as_int(name, value, lo=None, hi=None):
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be an integer, not a bool")
+    try:
+        v = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}") from None
+    if lo is not None and v < lo:
+        raise ValueError(f"{name} must be >= {lo}, got {v}")
+    if hi is not None and v >= hi:
+        raise ValueError(f"{name} must be < {hi}, got {v}")
+    return v
+
+
+def _as_float(name, value, allow_inf=False):
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a real number, not a bool")
+    if isinstance(value, (str, bytes)) or value is None:
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    if isinstance(value, np.ndarray) and value.ndim != 0:
+        raise TypeError(f"{name} must be a scalar, got an array of shape {value.shape}")
+    if isinstance(value, (complex, np.complexfloating)):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    try:
+        v = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}") from None
+    if math.isnan(v):
+        raise ValueError(f"{name} must not be NaN")
+    if math.isinf(v) and not allow_inf:
+        raise ValueError(f"{name} must be finite, got {v}")
+    return v
+
+
+def _seed(seed):
+    if seed is None:
+        raise TypeError("seed is required: pass an integer in [0, 2**64), e.g. seed=0")
+    return _as_int("seed", seed, 0, _U64)
+
+
+def stream_id(stream) -> int:
+    """The 64-bit stream number of `stream`: an int in [0, 2**64) as is, a str
+    through BLAKE2b (8-byte digest, little endian), as docs/stream.md fixes.
+
+    >>> stream_id("encoder.layers.0.weight") == stream_id("encoder.layers.0.weight")
+    True
+    """
+    if isinstance(stream, str):
+        digest = hashlib.blake2b(stream.encode("utf-8"), digest_size=8).digest()
+        return int.from_bytes(digest, "little")
+    if isinstance(stream, bytes):
+        raise TypeError("stream must be an int or a str, not bytes: decode it first")
+    return _as_int("stream", stream, 0, _U64)
+
+
+def _threads(threads):
+    if threads is None:
+        return _core.effective_threads(None)
+    t = _as_int("threads", threads, 1)
+    if t > _MAX_THREADS:
+        raise ValueError(f"threads must be <= {_MAX_THREADS}, got {t}")
+    return _core.effective_threads(t)
+
+
+# ------------------------------------------------------------------- dtypes ----
+def resolve_dtype(dtype) -> np.dtype:
+    """np.dtype for one of float32, float64, float16, bfloat16 (names or dtypes)."""
+    if isinstance(dtype, str):
+        name = dtype.strip().lower()
+        if name not in _FLOAT_NAMES:
+            raise ValueError(f"unknown dtype {dtype!r}: use one of {', '.join(_FLOAT_NAMES)}")
+        if name == "bfloat16":
+            import ml_dtypes
+
+            return np.dtype(ml_dtypes.bfloat16)
+        return np.dtype(name)
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be a dtype or one of {', '.join(_FLOAT_NAMES)}, got {dtype!r}") from None
+    if dt.name not in _FLOAT_NAMES:
+        raise ValueError(f"unsupported dtype {dt}: use one of {', '.join(_FLOAT_NAMES)}")
+    if not dt.isnative:
+        raise ValueError(f"dtype {dt} is not in native byte order")
+    return dt
+
+
+def _dtype_code(dt: np.dtype) -> int:
+    return _core.DTYPE_CODES[dt.name]
+
+
+# ------------------------------------------------------------ shape, region ----
+def _shape(shape):
+    if isinstance(shape, np.ndarray) and shape.ndim == 0:
+        shape = shape.item()
+    if isinstance(shape, (numbers.Integral, np.integer)) and not isinstance(shape, (bool, np.bool_)):
+        shape = (shape,)
+    if not isinstance(shape, (tuple, list)):
+        raise TypeError(f"shape must be an int or a tuple of ints, got {type(shape).__name__}")
+    dims = tuple(_as_int(f"shape[{i}]", d, 0) for i, d in enumerate(shape))
+    if len(dims) > _core.MAX_NDIM:
+        raise ValueError(f"at most {_core.MAX_NDIM} dimensions are supported, got {len(dims)}")
+    total = 1
+    for d in dims:
+        total *= d
+    if total >= 1 << 63:
+        raise ValueError(f"shape {dims} has {total} elements; the logical tensor must have fewer than 2**63")
+    return dims
+
+
+def _region(shape, region):
+    """(start, length) per dimension for `region` (None: the whole tensor)."""
+    if region is None:
+        return tuple(0 for _ in shape), shape
+    if isinstance(region, slice):
+        region = (region,)
+    if not isinstance(region, (tuple, list)):
+        raise TypeError("region must be a tuple of slices, one per dimension (e.g. np.s_[0:10, :])")
+    if len(region) != len(shape):
+        raise ValueError(f"region has {len(region)} slices but shape has {len(shape)} dimensions")
+    starts, lens = [], []
+    for i, (s, n) in enumerate(zip(region, shape)):
+        if not isinstance(s, slice):
+            raise TypeError(f"region[{i}] must be a slice like 0:10, got {type(s).__name__} {s!r}")
+        if s.step not in (None, 1):
+            raise ValueError(f"region[{i}] has step {s.step!r}: only step-1 slices are supported")
+        a = 0 if s.start is None else _as_int(f"region[{i}].start", s.start)
+        b = n if s.stop is None else _as_int(f"region[{i}].stop", s.stop)
+        if a < 0 or b < 0:
+            raise ValueError(f"region[{i}] = {a}:{b} uses a negative index; give positions in [0, {n}]")
+        if not (a <= b <= n):
+            raise ValueError(f"region[{i}] = {a}:{b} is out of range for a dimension of size {n}")
+        starts.append(a)
+        lens.append(b - a)
+    return tuple(starts), tuple(lens)
+
+
+def _check_out(out, lens, dt):
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
+    if dt is not None and out.dtype != dt:
+        raise ValueError(f"out has dtype {out.dtype} but dtype={dt} was requested")
+    if out.dtype.name not in _FLOAT_NAMES:
+        raise ValueError(f"out has dtype {out.dtype}: it must be one of {', '.join(_FLOAT_NAMES)}")
+    if not out.dtype.isnative:
+        raise ValueError("out is not in native byte order")
+    if tuple(out.shape) != tuple(lens):
+        raise ValueError(f"out has shape {out.shape} but the filled region has shape {tuple(lens)}")
+    if not out.flags.writeable:
+        raise ValueError("out is read-only: pass a writable array")
+    if not out.flags.aligned:
+        raise ValueError("out is not aligned to its dtype: pass an aligned array")
+    for n, st in zip(out.shape, out.strides):
+        if n > 1 and st == 0:
+            raise ValueError("out has overlapping elements (a zero stride): pass an array that owns each element")
+    return out
+
+
+# --------------------------------------------------------------------- fill ----
+def _fill(dist, params, shape, *, seed, stream, dtype, out, region, threads):
+    seed_v = 0 if dist == "constant" else _seed(seed)
+    stream_v = stream_id(stream)
+    dims = _shape(shape)
+    starts, lens = _region(dims, region)
+    if out is None:
+        dt = resolve_dtype("float32" if dtype is None else dtype)
+    else:
+        dt = resolve_dtype(dtype) if dtype is not None else None
+        _check_out(out, lens, dt)
+        dt = out.dtype
+    nthreads = _threads(threads)
+    dcode = _core.DIST_CODES[dist]
+    _core.check(dcode, _dtype_code(dt), params)  # parameter errors before any allocation
+    if out is None:
+        out = np.empty(lens, dtype=dt)
+    return _core.fill(dcode, _dtype_code(dt), params, seed_v, stream_v, dims, starts, out, nthreads)
+
+
+_COMMON_DOC = """
+    Keyword arguments shared by every fill:
+
+    seed : int in [0, 2**64)
+        The key of the Philox stream.
+    stream : int in [0, 2**64) or str, default 0
+        Sub-stream; a str (for instance a parameter name) is hashed with BLAKE2b.
+    dtype : "float32", "float64", "float16", "bfloat16" or a NumPy dtype, optional
+        Output dtype (default: float32, or out's dtype when `out` is given).
+    out : ndarray, optional
+        Writable array of the region's shape (any strides) to fill in place.
+    region : tuple of step-1 slices, optional
+        Compute only ``full[region]`` of the logical tensor `shape`; element values
+        are those of the whole tensor.
+    threads : int, optional
+        OpenMP threads (default: omp_get_max_threads() at each call).  Never changes
+        a value.
+"""
+
+
+def uniform(shape, low=0.0, high=1.0, *, seed, stream=0, dtype=None, out=None, region=None,
+            threads=None):
+    """Uniform values in [low, high).
+
+    >>> import fastinit
+    >>> w = fastinit.uniform((2, 3), -0.1, 0.1, seed=0)
+    >>> w.shape, w.dtype.name, bool(((w >= -0.1) & (w < 0.1)).all())
+    ((2, 3), 'float32', True)
+    """
+    low = _as_float("low", low)
+    high = _as_float("high", high)
+    if low > high:
+        raise ValueError(f"low must be <= high, got low={low}, high={high}")
+    return _fill("uniform", (low, high), shape, seed=seed, stream=stream, dtype=dtype, out=out,
+                 region=region, threads=threads)
+
+
+def normal(shape, mean=0.0, std=1.0, *, seed, stream=0, dtype=None, out=None, region=None,
+           threads=None):
+    """Normal values N(mean, std**2) by Box-Muller on pairs of stream words.
+
+    >>> import fastinit
+    >>> x = fastinit.normal(1_000_000, seed=1)
+    >>> abs(float(x.mean())) < 0.01 and abs(float(x.std()) - 1) < 0.01
+    True
+    """
+    mean = _as_float("mean", mean)
+    std = _as_float("std", std)
+    if std < 0:
+        raise ValueError(f"std must be >= 0, got {std}")
+    return _fill("normal", (mean, std), shape, seed=seed, stream=stream, dtype=dtype, out=out,
+                 region=region, threads=threads)
+
+
+def trunc_normal(shape, mean=0.0, std=1.0, lower=-2.0, upper=2.0, *, seed, stream=0,
+                 dtype=None, out=None, region=None, threads=None):
+    """Normal values truncated to [mean + lower*std, mean + upper*std].
+
+    `lower` and `upper` are in units of std (the JAX/Keras convention; for PyTorch's
+    absolute bounds use fastinit.torch.trunc_normal_).  Either may be infinite.
+    Inverse-CDF sampling in double precision: one draw per element, no rejection.
+
+    >>> import fastinit
+    >>> x = fastinit.trunc_normal(10_000, 0.0, 0.02, seed=0)
+    >>> bool((abs(x) <= 0.04).all())
+    True
+    """
+    mean = _as_float("mean", mean)
+    std = _as_float("std", std)
+    lower = _as_float("lower", lower, allow_inf=True)
+    upper = _as_float("upper", upper, allow_inf=True)
+    if std < 0:
+        raise ValueError(f"std must be >= 0, got {std}")
+    if not lower < upper:
+        raise ValueError(f"lower must be < upper, got lower={lower}, upper={upper}")
+    return _fill("trunc_normal", (mean, std, lower, upper), shape, seed=seed, stream=stream,
+                 dtype=dtype, out=out, region=region, threads=threads)
+
+
+def full(shape, value, *, dtype=None, out=None, region=None, threads=None):
+    """Every element equal to `value` (rounded to the dtype).  NaN and inf are allowed.
+
+    >>> import fastinit
+    >>> fastinit.full((2,), 0.5).tolist()
+    [0.5, 0.5]
+    """
+    if isinstance(value, (bool, np.bool_)) or isinstance(value, (str, bytes)) or value is None:
+        raise TypeError(f"value must be a real number, got {value!r}")
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"value must be a real number, got {value!r}") from None
+    return _fill("constant", (v,), shape, seed=0, stream=0, dtype=dtype, out=out, region=region,
+                 threads=threads)
+
+
+def constant(shape, value, *, dtype=None, out=None, region=None, threads=None):
+    """Alias of full() under the Keras/JAX name."""
+    return full(shape, value, dtype=dtype, out=out, region=region, threads=threads)
+
+
+def zeros(shape, *, dtype=None, out=None, region=None, threads=None):
+    """All zeros (consumes no stream words)."""
+    return full(shape, 0.0, dtype=dtype, out=out, region=region, threads=threads)
+
+
+def ones(shape, *, dtype=None, out=None, region=None, threads=None):
+    """All ones (consumes no stream words)."""
+    return full(shape, 1.0, dtype=dtype, out=out, region=region, threads=threads)
+
+
+for _f in (uniform, normal, trunc_normal):
+    _f.__doc__ += _COMMON_DOC
+
+
+def random_raw(n, *, seed, stream=0, start=0):
+    """Raw uint32 words ``start .. start + n - 1`` of the Philox4x32-10 stream.
+
+    >>> import fastinit
+    >>> fastinit.random_raw(4, seed=0).dtype
+    dtype('uint32')
+    """
+    n = _as_int("n", n, 0)
+    start = _as_int("start", start, 0)
+    if start + n > _U64:
+        raise ValueError("start + n must be <= 2**64 (the stream has 2**64 words)")
+    return _core.random_raw(n, _seed(seed), stream_id(stream), start)
+
+
+def show_config(file=None):
+    """Print (and return as a dict) the version and build configuration."""
+    from ._version import STREAM_VERSION, __version__
+
+    info = {"version": __version__, "stream_version": STREAM_VERSION}
+    info.update(_core.build_info())
+    if file is not False:
+        import sys
+
+        out = sys.stdout if file is None else file
+        for k, v in info.items():
+            print(f"{k:>16}: {', '.join(v) if isinstance(v, list) else v}", file=out)
+    return info

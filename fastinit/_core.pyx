@@ -1,0 +1,245 @@
+# cython: language_level=3
+"""Thin Cython layer over the C core: everything is validated by the caller
+(fastinit._api) and again by fi_prepare before a single byte is written; the
+work itself runs without the GIL, in chunks so that Ctrl-C is seen quickly."""
+
+import os
+
+cimport cython
+from cpython.exc cimport PyErr_CheckSignals
+from libc.stdint cimport int64_t, uint32_t, uint64_t
+
+import numpy as np
+
+cimport numpy as cnp
+
+cnp.import_array()
+
+
+cdef extern from "fastinit.h" nogil:
+    ctypedef struct fi_spec:
+        int dist
+        int dtype
+        uint64_t seed
+        uint64_t stream
+        double p[4]
+
+    ctypedef struct fi_plan:
+        int dist
+        int dtype
+        int isa
+
+    ctypedef struct fi_region:
+        int ndim
+        const int64_t *shape
+        const int64_t *rstart
+        const int64_t *rlen
+        char *out
+        const int64_t *ostride
+
+    int FI_MAX_NDIM
+    int FI_STREAM_VERSION
+    int fi_prepare(const fi_spec *spec, int isa, fi_plan *plan, const char **err)
+    void fi_random_raw(const fi_plan *plan, uint64_t start, uint64_t n, uint32_t *out)
+    int fi_fill_region(const fi_plan *plan, const fi_region *reg, uint64_t begin, uint64_t end,
+                       int nthreads)
+    int fi_have_openmp()
+    int fi_max_threads()
+    int fi_isa_compiled(int isa)
+    int fi_isa_supported(int isa)
+    int fi_isa_best()
+    const char *fi_isa_name(int isa)
+    void fi_philox4x32(unsigned rounds, const uint32_t *ctr, const uint32_t *key, uint32_t *out)
+    double fi_normal_q(double x)
+    double fi_normal_qinv(double p)
+
+
+DIST_CODES = {"uniform": 0, "normal": 1, "trunc_normal": 2, "constant": 3}
+DTYPE_CODES = {"float32": 0, "float64": 1, "float16": 2, "bfloat16": 3}
+ISA_NAMES = ("scalar", "avx2", "avx512")
+MAX_NDIM = FI_MAX_NDIM
+STREAM_VERSION = FI_STREAM_VERSION
+
+# Elements per GIL-free chunk: large enough to keep threads busy, small enough
+# that KeyboardInterrupt arrives within a fraction of a second.
+CHUNK = 1 << 23
+
+cdef int _isa = 0
+cdef bint _forked = False
+
+
+def _after_fork_in_child():
+    # GNU libgomp's thread pool does not survive fork(); a child never enters an
+    # OpenMP region (all its fills run on the calling thread).
+    global _forked
+    _forked = True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def isa_supported(name):
+    return bool(fi_isa_supported(ISA_NAMES.index(name)))
+
+
+def isa_compiled(name):
+    return bool(fi_isa_compiled(ISA_NAMES.index(name)))
+
+
+def set_isa(name):
+    """Select the instruction-set path ("scalar", "avx2", "avx512" or "auto")."""
+    global _isa
+    if name == "auto":
+        _isa = fi_isa_best()
+        return
+    if name not in ISA_NAMES:
+        raise ValueError(f"unknown SIMD path {name!r}: use one of 'auto', {', '.join(map(repr, ISA_NAMES))}")
+    code = ISA_NAMES.index(name)
+    if not fi_isa_compiled(code):
+        raise ValueError(f"SIMD path {name!r} is not compiled into this build")
+    if not fi_isa_supported(code):
+        raise ValueError(f"SIMD path {name!r} is not supported by this CPU")
+    _isa = code
+
+
+def get_isa():
+    return ISA_NAMES[_isa]
+
+
+def build_info():
+    return {
+        "openmp": bool(fi_have_openmp()),
+        "max_threads": int(fi_max_threads()),
+        "forked_child": bool(_forked),
+        "simd_compiled": [n for i, n in enumerate(ISA_NAMES) if fi_isa_compiled(i)],
+        "simd_supported": [n for i, n in enumerate(ISA_NAMES) if fi_isa_supported(i)],
+        "simd_selected": ISA_NAMES[_isa],
+    }
+
+
+def max_threads():
+    return 1 if _forked else int(fi_max_threads())
+
+
+def effective_threads(threads):
+    if _forked or not fi_have_openmp():
+        return 1
+    if threads is None:
+        return int(fi_max_threads())
+    return int(threads)
+
+
+cdef int _prepare(int dist, int dtype, object params, uint64_t seed, uint64_t stream,
+                  fi_plan *plan) except -1:
+    cdef fi_spec spec
+    cdef const char *err = NULL
+    cdef int i
+    spec.dist = dist
+    spec.dtype = dtype
+    spec.seed = seed
+    spec.stream = stream
+    for i in range(4):
+        spec.p[i] = float(params[i]) if i < len(params) else 0.0
+    if fi_prepare(&spec, _isa, plan, &err) != 0:
+        raise ValueError((<bytes>err).decode())
+    return 0
+
+
+def check(int dist, int dtype, tuple params):
+    """Raise ValueError exactly when fill() would reject these parameters."""
+    cdef fi_plan plan
+    _prepare(dist, dtype, params, 0, 0, &plan)
+
+
+@cython.boundscheck(False)
+def fill(int dist, int dtype, tuple params, uint64_t seed, uint64_t stream, tuple shape,
+         tuple rstart, cnp.ndarray out, int nthreads):
+    """Fill `out` (shape = region lengths) with region [rstart, rstart + out.shape)
+    of the logical tensor `shape`.  The caller has validated everything."""
+    cdef fi_plan plan
+    cdef fi_region reg
+    cdef int nd = len(shape)
+    cdef int64_t c_shape[64]
+    cdef int64_t c_start[64]
+    cdef int64_t c_len[64]
+    cdef int64_t c_stride[64]
+    cdef uint64_t total = 1, begin, end
+    cdef int d, rc
+    if nd > FI_MAX_NDIM or out.ndim != nd:
+        raise ValueError("internal: rank mismatch")
+    _prepare(dist, dtype, params, seed, stream, &plan)
+    for d in range(nd):
+        c_shape[d] = shape[d]
+        c_start[d] = rstart[d]
+        c_len[d] = out.shape[d]
+        c_stride[d] = out.strides[d]
+        total *= <uint64_t>c_len[d]
+    if total == 0:
+        return out
+    reg.ndim = nd
+    reg.shape = c_shape
+    reg.rstart = c_start
+    reg.rlen = c_len
+    reg.out = <char *>cnp.PyArray_DATA(out)
+    reg.ostride = c_stride
+    if _forked:
+        nthreads = 1
+    begin = 0
+    while begin < total:
+        end = begin + CHUNK if total - begin > CHUNK else total
+        with nogil:
+            rc = fi_fill_region(&plan, &reg, begin, end, nthreads)
+        if rc != 0:
+            raise ValueError("internal: region rejected by the core")
+        begin = end
+        PyErr_CheckSignals()
+    return out
+
+
+def random_raw(uint64_t n, uint64_t seed, uint64_t stream, uint64_t start):
+    cdef fi_plan plan
+    cdef cnp.ndarray out = np.empty(n, dtype=np.uint32)
+    cdef uint64_t begin = 0, c
+    cdef uint32_t *p = <uint32_t *>cnp.PyArray_DATA(out)
+    _prepare(0, 0, (0.0, 1.0), seed, stream, &plan)
+    while begin < n:
+        c = CHUNK if n - begin > CHUNK else n - begin
+        with nogil:
+            fi_random_raw(&plan, start + begin, c, p + begin)
+        begin += c
+        PyErr_CheckSignals()
+    return out
+
+
+def philox4x32(unsigned rounds, ctr, key):
+    """One Philox4x32-R block (known-answer tests)."""
+    cdef uint32_t c[4]
+    cdef uint32_t k[2]
+    cdef uint32_t o[4]
+    cdef int i
+    for i in range(4):
+        c[i] = ctr[i]
+    for i in range(2):
+        k[i] = key[i]
+    fi_philox4x32(rounds, c, k, o)
+    return (o[0], o[1], o[2], o[3])
+
+
+def normal_q(double x):
+    """Upper normal tail Q(x) = 1 - Phi(x), the core's own deterministic version."""
+    return fi_normal_q(x)
+
+
+def normal_qinv(double p):
+    """Q^{-1}(p) for p in (0, 0.5]: the kernel's AS241 evaluation."""
+    return fi_normal_qinv(p)
+
+
+_env = os.environ.get("FASTINIT_SIMD", "auto").strip().lower() or "auto"
+try:
+    set_isa(_env)
+except ValueError as exc:
+    import warnings
+    warnings.warn(f"FASTINIT_SIMD={_env!r} ignored: {exc}", RuntimeWarning, stacklevel=1)
+    set_isa("auto")

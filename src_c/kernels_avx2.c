@@ -1,0 +1,3 @@
+/* The kernels compiled for the avx2 instruction set (see kernels_impl.h and setup.py). */
+#define FI_ISA avx2
+#include "kernels_impl.h"
