@@ -292,9 +292,24 @@ void fi_fill_serial(const fi_plan *plan, uint64_t start, uint64_t n, void *out)
     kernels_for(plan->isa)->fill(plan, start, n, out);
 }
 
+/* Words at and above 2^64 - FI_RAW_TOP are computed block by block here: the kernels
+ * step through tiles with 64-bit word indices (t + tile) that would wrap at 2^64. */
+#define FI_RAW_TOP ((uint64_t)1 << 16)
+
 void fi_random_raw(const fi_plan *plan, uint64_t start, uint64_t n, uint32_t *out)
 {
-    if (n) kernels_for(plan->isa)->raw(plan, start, n, out);
+    /* the caller guarantees start + n <= 2^64, i.e. n - 1 <= UINT64_MAX - start */
+    if (n == 0) return;
+    const uint64_t top = (uint64_t)0 - FI_RAW_TOP; /* 2^64 - FI_RAW_TOP, block-aligned */
+    uint64_t head = start >= top ? 0 : (n < top - start ? n : top - start);
+    if (head) kernels_for(plan->isa)->raw(plan, start, head, out);
+    for (uint64_t i = head; i < n; i++) {
+        uint64_t j = start + i, b = j >> 2;
+        uint32_t ctr[4] = {(uint32_t)b, (uint32_t)(b >> 32), plan->ctr_hi[0], plan->ctr_hi[1]};
+        uint32_t blk[4];
+        fi_philox4x32_R(10, ctr, plan->key, blk);
+        out[i] = blk[j & 3];
+    }
 }
 
 /* ------------------------------------------------------------------ region ---- */
