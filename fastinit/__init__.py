@@ -27,4 +27,5 @@ __all__ = [
 
 # --- initializers (fastinit/initializers.py) ---
 # --- diagnostics (fastinit/diagnostics.py) ---
-# --- out-of-core writers (fastinit/io.py) ---
+from .io import to_npy, to_zarr
+__all__ += ["to_npy", "to_zarr"]
