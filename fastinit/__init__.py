@@ -25,7 +25,36 @@ __all__ = [
     "random_raw", "stream_id", "show_config", "resolve_dtype",
 ]
 
-# --- initializers (fastinit/initializers.py) ---
+from .initializers import (  # noqa: E402  (initializers: fastinit/initializers.py)
+    Initializer,
+    calculate_gain,
+    delta_orthogonal,
+    dirac,
+    eye,
+    fans,
+    glorot_normal,
+    glorot_uniform,
+    he_normal,
+    he_uniform,
+    identity,
+    initializer,
+    kaiming_normal,
+    kaiming_uniform,
+    lecun_normal,
+    lecun_uniform,
+    orthogonal,
+    sparse,
+    variance_scaling,
+    xavier_normal,
+    xavier_uniform,
+)
+
+__all__ += [
+    "calculate_gain", "fans", "xavier_uniform", "xavier_normal", "kaiming_uniform",
+    "kaiming_normal", "variance_scaling", "glorot_uniform", "glorot_normal", "he_uniform",
+    "he_normal", "lecun_uniform", "lecun_normal", "orthogonal", "eye", "dirac",
+    "delta_orthogonal", "identity", "sparse", "initializer", "Initializer",
+]
 # --- diagnostics (fastinit/diagnostics.py) ---
 from .io import to_npy, to_zarr
 __all__ += ["to_npy", "to_zarr"]
