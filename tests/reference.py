@@ -182,6 +182,12 @@ def dtype_floor(x, dtype):
     return _next_toward(r, dtype, -1) if r > x else r
 
 
+def clamp(v, lo, hi):
+    """v > hi -> hi, then v < lo -> lo (comparisons, so a zero keeps its sign)."""
+    v = np.where(v > hi, hi, v)
+    return np.where(v < lo, lo, v).astype(np.asarray(v).dtype)
+
+
 # ------------------------------------------------------------------ uniform ----
 def fmaf_exact(a, b, c):
     """Correctly rounded float32 a*b + c for float32 arrays (what C's fmaf computes).
@@ -238,12 +244,9 @@ def uniform_values(w, low, high, dtype):
     lo, hi = uniform_clamps(low, high, dtype)
     scale = float(np.float64(high) - np.float64(low))
     if dtype == "float64":
-        v = fma_exact(scale, uniform_unit_64(w), low)
-        return np.clip(v, lo, hi)
+        return clamp(fma_exact(scale, uniform_unit_64(w), low), lo, hi)
     v = fmaf_exact(np.float32(scale), uniform_unit_32(w), np.float32(low))
-    v = np.minimum(v, np.float32(hi))
-    v = np.maximum(v, np.float32(lo))
-    return round_to(v, dtype)
+    return round_to(clamp(v, np.float32(lo), np.float32(hi)), dtype)
 
 
 # ------------------------------------------------------------------- normal ----
