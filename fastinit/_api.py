@@ -39,7 +39,7 @@ def _as_int(name, value, lo=None, hi=None):
     return v
 
 
-def _as_float(name, value, allow_inf=False):
+def _as_float(name, value, allow_inf=False, allow_nan=False):
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be a real number, not a bool")
     if isinstance(value, (str, bytes)) or value is None:
@@ -50,9 +50,11 @@ def _as_float(name, value, allow_inf=False):
         raise TypeError(f"{name} must be a real number, got {value!r}")
     try:
         v = float(value)
-    except (TypeError, ValueError, OverflowError):
+    except OverflowError:
+        raise ValueError(f"{name} is too large for a float64 (|{name}| must be below 1.8e308)") from None
+    except (TypeError, ValueError):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}") from None
-    if math.isnan(v):
+    if math.isnan(v) and not allow_nan:
         raise ValueError(f"{name} must not be NaN")
     if math.isinf(v) and not allow_inf:
         raise ValueError(f"{name} must be finite, got {v}")
@@ -155,8 +157,10 @@ def _region(shape, region):
         b = n if s.stop is None else _as_int(f"region[{i}].stop", s.stop)
         if a < 0 or b < 0:
             raise ValueError(f"region[{i}] = {a}:{b} uses a negative index; give positions in [0, {n}]")
-        if not (a <= b <= n):
+        if b > n:
             raise ValueError(f"region[{i}] = {a}:{b} is out of range for a dimension of size {n}")
+        if a > b:
+            raise ValueError(f"region[{i}] = {a}:{b} has start > stop: give start <= stop")
         starts.append(a)
         lens.append(b - a)
     return tuple(starts), tuple(lens)
@@ -289,12 +293,7 @@ def full(shape, value, *, dtype=None, out=None, region=None, threads=None):
     >>> fastinit.full((2,), 0.5).tolist()
     [0.5, 0.5]
     """
-    if isinstance(value, (bool, np.bool_)) or isinstance(value, (str, bytes)) or value is None:
-        raise TypeError(f"value must be a real number, got {value!r}")
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"value must be a real number, got {value!r}") from None
+    v = _as_float("value", value, allow_inf=True, allow_nan=True)
     return _fill("constant", (v,), shape, seed=0, stream=0, dtype=dtype, out=out, region=region,
                  threads=threads)
 

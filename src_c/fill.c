@@ -169,6 +169,12 @@ static double dt_max(int dt)
 
 static uint64_t dt_bits(double v, int dt)
 {
+    if (v != v && (dt == FI_F16 || dt == FI_BF16)) {
+        /* the kernels' 16-bit rounding assumes no NaN (it would give inf or -0):
+         * a constant NaN becomes the canonical quiet NaN, keeping its sign */
+        uint64_t sign = fi_d2u(v) >> 63 ? 0x8000u : 0;
+        return sign | (dt == FI_F16 ? 0x7E00u : 0x7FC0u);
+    }
     switch (dt) {
     case FI_F64: return fi_d2u(v);
     case FI_F32: return fi_f2u((float)v);
