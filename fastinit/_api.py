@@ -182,7 +182,7 @@ def _check_out(out, lens, dt):
     if not out.flags.aligned:
         raise ValueError("out is not aligned to its dtype: pass an aligned array")
     for n, st in zip(out.shape, out.strides):
-        if n > 1 and st == 0:
+        if n > 1 and st == 0 and out.size:  # (an empty array may have zero strides)
             raise ValueError("out has overlapping elements (a zero stride): pass an array that owns each element")
     return out
 
@@ -325,7 +325,7 @@ def random_raw(n, *, seed, stream=0, start=0):
     dtype('uint32')
     """
     n = _as_int("n", n, 0)
-    start = _as_int("start", start, 0)
+    start = _as_int("start", start, 0, _U64)
     if start + n > _U64:
         raise ValueError("start + n must be <= 2**64 (the stream has 2**64 words)")
     return _core.random_raw(n, _seed(seed), stream_id(stream), start)
