@@ -232,7 +232,7 @@ def _expected(init, shape, params):
     from . import initializers as inits
 
     if name in ("xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal"):
-        fan_in, fan_out = inits.fans(tuple(shape))
+        fan_in, fan_out = inits.fans(tuple(shape), layout=a.get("layout", "torch"))
         if name.startswith("xavier"):
             return 0.0, a.get("gain", 1.0) * math.sqrt(2.0 / (fan_in + fan_out))
         gain = inits.calculate_gain(a.get("nonlinearity", "leaky_relu"), a.get("a", 0))
