@@ -110,15 +110,15 @@ def _param_pair(text):
 
 def parse_shape(text):
     """'10000000,256' (or 10000000x256, 10_000_000,256) -> (10000000, 256)."""
-    parts = [p.strip() for p in re.split(r"[,x×]", text.strip()) if p.strip() != ""]
-    if not parts:
+    parts = [p.strip() for p in re.split(r"[,x×]", text.strip().rstrip(","))]
+    if parts == [""]:
         raise UsageError(f"--shape {text!r} has no dimensions: write e.g. --shape 10000000,256")
     dims = []
     for p in parts:
         try:
             d = int(p.replace("_", ""))
         except ValueError:
-            raise UsageError(f"--shape {text!r}: {p!r} is not an integer") from None
+            raise UsageError(f"--shape {text!r}: {p!r} is not an integer (write e.g. 10000000,256)") from None
         if d < 0:
             raise UsageError(f"--shape {text!r}: dimensions must be >= 0")
         dims.append(d)
