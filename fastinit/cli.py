@@ -50,6 +50,7 @@ _AXES_PARAMS = {
     "in_axis": "JAX-layout input axis (int or comma-separated ints)",
     "out_axis": "JAX-layout output axis (int or comma-separated ints)",
     "batch_axis": "JAX-layout batch axes (comma-separated ints)",
+    "column_axis": "column axis of orthogonal / delta_orthogonal",
 }
 PARAM_DESTS = (*_FLOAT_PARAMS, *_STR_PARAMS, *_INT_PARAMS, *_AXES_PARAMS)
 

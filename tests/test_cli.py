@@ -82,6 +82,25 @@ def test_fill_constant_and_extra_params(tmp_path):
     _same(np.load(tmp_path / "o.npy"), orthogonal((6, 4), gain=2.0, seed=1, dtype="float64"))
 
 
+def test_every_initializer_parameter_has_an_option():
+    import fastinit.io as fio
+    from fastinit.cli import PARAM_DESTS
+
+    for name in fio.available_initializers():
+        params, _ = fio.init_parameters(name)
+        assert set(params) <= set(PARAM_DESTS), (name, set(params) - set(PARAM_DESTS))
+
+
+def test_fill_jax_axes_options(tmp_path):
+    run("fill", tmp_path / "k.npy", "--shape", "3,3,16,32", "--init", "variance_scaling", "--scale",
+        "2", "--mode", "fan_avg", "--distribution", "normal", "--in-axis", "2", "--out-axis", "-1",
+        "--seed", "4", "--no-progress", check=True)
+    from fastinit.initializers import variance_scaling
+
+    _same(np.load(tmp_path / "k.npy"), variance_scaling((3, 3, 16, 32), 2.0, "fan_avg", "normal",
+                                                        in_axis=2, out_axis=-1, seed=4))
+
+
 def test_fill_force_replaces_an_existing_file(tmp_path):
     path = tmp_path / "x.npy"
     np.save(path, np.arange(3.0))
