@@ -146,6 +146,14 @@ def _axes(name, axis, ndim):
     return tuple(out)
 
 
+def _is_axis(value, default):
+    """True when `value` is None or the int `default` (the layout's own axis)."""
+    if value is None:
+        return True
+    return (isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+            and value == default)
+
+
 def fans(shape, layout="torch", in_axis=None, out_axis=None, batch_axis=()):
     """(fan_in, fan_out) of a weight of `shape`, computed the way its framework does.
 
@@ -174,7 +182,7 @@ def fans(shape, layout="torch", in_axis=None, out_axis=None, batch_axis=()):
         raise ValueError(f"layout must be 'torch' (out, in, *kernel) or 'jax' (*kernel, in, out), got {layout!r}")
     dims = _shape(shape)
     nd = len(dims)
-    if batch_axis is None:
+    if batch_axis is None or (isinstance(batch_axis, (list, tuple)) and len(batch_axis) == 0):
         batch_axis = ()
     defaults = in_axis is None and out_axis is None and batch_axis == ()
     if layout == "torch":
@@ -186,8 +194,7 @@ def fans(shape, layout="torch", in_axis=None, out_axis=None, batch_axis=()):
         in_axis = 1 if in_axis is None else in_axis
         out_axis = 0 if out_axis is None else out_axis
     else:
-        jax_defaults = (in_axis in (None, -2) and out_axis in (None, -1)
-                        and (batch_axis == () or batch_axis == []))
+        jax_defaults = (_is_axis(in_axis, -2) and _is_axis(out_axis, -1) and batch_axis == ())
         if nd == 0 and jax_defaults:
             return 1.0, 1.0
         if nd == 1 and jax_defaults:
