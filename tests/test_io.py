@@ -239,6 +239,24 @@ def test_failure_mid_write_leaves_no_complete_looking_file(tmp_path, writer, exc
     assert _leftovers(tmp_path) == []
 
 
+def test_write_error_in_the_writer_thread_cleans_up(tmp_path, monkeypatch):
+    # As when the disk fills up: the third block's write() fails in the writer thread.
+    real = fio._write_block
+    calls = {"n": 0}
+
+    def failing_write(f, block, bar):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise OSError(28, "No space left on device")
+        real(f, block, bar)
+
+    monkeypatch.setattr(fio, "_write_block", failing_write)
+    with pytest.raises(OSError, match="No space left"):
+        fastinit.to_npy(tmp_path / "f.npy", (100, 100), "normal", seed=0, progress=False,
+                        chunk_bytes=4000)
+    assert _leftovers(tmp_path) == []
+
+
 @pytest.mark.parametrize("writer", ["npy", "zarr"])
 def test_failure_keeps_the_previous_file_intact(tmp_path, writer):
     path = tmp_path / f"t.{writer}"
