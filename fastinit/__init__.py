@@ -55,6 +55,7 @@ __all__ += [
     "he_normal", "lecun_uniform", "lecun_normal", "orthogonal", "eye", "dirac",
     "delta_orthogonal", "identity", "sparse", "initializer", "Initializer",
 ]
-# --- diagnostics (fastinit/diagnostics.py) ---
+from .diagnostics import recommend
+__all__ += ["recommend"]
 from .io import to_npy, to_zarr
 __all__ += ["to_npy", "to_zarr"]
