@@ -306,12 +306,17 @@ def run_fill(args):
 
     common = dict(seed=args.seed, stream=stream, dtype=filler.dtype, threads=threads,
                   progress=not args.no_progress, **params)
-    if kind == "npy":
-        if chunk_bytes is not None:
-            common["chunk_bytes"] = chunk_bytes
-        res = fio.to_npy(path, filler.shape, args.init, **common)
-    else:
-        res = fio.to_zarr(path, filler.shape, args.init, chunks=chunks, **common)
+    try:
+        if kind == "npy":
+            if chunk_bytes is not None:
+                common["chunk_bytes"] = chunk_bytes
+            res = fio.to_npy(path, filler.shape, args.init, **common)
+        else:
+            res = fio.to_zarr(path, filler.shape, args.init, chunks=chunks, **common)
+    except (TypeError, ValueError) as exc:
+        # Structured initializers (orthogonal, eye, ...) check their arguments when
+        # computed, still before the writer creates a file; the writer cleans up anyway.
+        _fail(str(exc))
     _print_summary(res, args.init, params, args.seed if takes_seed else None, stream, threads)
     return 0
 

@@ -132,6 +132,8 @@ BAD = [
     (["--shape", "10", "--init", "normal", "--seed", "0", "--no-such-flag"], "unrecognized"),
     (["--init", "normal", "--seed", "0"], "--shape"),
     (["--shape", "10", "--init", "normal", "--seed", "0", "--param", "std"], "NAME=VALUE"),
+    (["--shape", "10", "--init", "orthogonal", "--seed", "0"], "2 or more dimensions"),
+    (["--shape", "3,3,3", "--init", "eye"], "2 dimensions"),
 ]
 
 
