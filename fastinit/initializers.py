@@ -740,13 +740,28 @@ def sparse(shape, sparsity, std=0.01, *, seed, stream=0, dtype=None, out=None, r
     block = max(1, (1 << 21) // rows)  # columns per block: bounded temporary memory
     for b0 in range(c0, c0 + nc, block):
         b1 = min(c0 + nc, b0 + block)
-        u = _api.uniform(dims, seed=seed, stream=mask_stream, dtype="float64",
-                         region=(slice(None), slice(b0, b1)), threads=nthreads)
-        order = np.argsort(u, axis=0, kind="stable")[:num_zeros]  # ties keep row order
-        zero = np.zeros(u.shape, dtype=bool)
-        np.put_along_axis(zero, order, True, axis=0)
-        result[:, b0 - c0:b1 - c0][zero[r0:r0 + nr]] = 0
+        # one row of `u_t` per column, so each column's ranking runs over contiguous memory
+        u_t = np.empty((b1 - b0, rows), dtype=np.float64)
+        _api.uniform(dims, seed=seed, stream=mask_stream, out=u_t.T,
+                     region=(slice(None), slice(b0, b1)), threads=nthreads)
+        zero_t = _smallest_per_row(u_t, num_zeros)
+        result[:, b0 - c0:b1 - c0][zero_t.T[r0:r0 + nr]] = 0
     return result
+
+
+def _smallest_per_row(u, k):
+    """Boolean mask of the k smallest entries of each row of `u` in the order (value, index):
+    the same set as a stable argsort's first k, found by a partition (linear time)."""
+    kth = np.partition(u, k - 1, axis=1)[:, k - 1:k]
+    below = u < kth
+    at = u == kth
+    need = k - below.sum(axis=1)
+    mask = below | at
+    ties = np.nonzero(at.sum(axis=1) > need)[0]  # rows where equal values straddle the cut
+    for i in ties:
+        keep = np.cumsum(at[i]) <= need[i]  # the first `need` equal ones by index
+        mask[i] = below[i] | (at[i] & keep)
+    return mask
 
 
 # ------------------------------------------------------------------ factory ----
