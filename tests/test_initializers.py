@@ -717,3 +717,14 @@ def test_public_names_have_docstrings_with_examples():
     assert "torch" not in fastinit.initializers.__dict__
     assert isinstance(fastinit.resolve_dtype("bfloat16"), np.dtype)
     assert fastinit.resolve_dtype("bfloat16") == np.dtype(ml_dtypes.bfloat16)
+
+
+def test_sparse_selection_breaks_ties_by_row(rng):
+    # the partition-based selection equals a stable ranking by (value, row), ties included
+    for _ in range(200):
+        n_rows, n_cols = (int(v) for v in rng.integers(1, 25, 2))
+        k = int(rng.integers(1, n_cols + 1))
+        u = rng.integers(0, 4, (n_rows, n_cols)).astype(np.float64)  # many equal values
+        expected = np.zeros(u.shape, dtype=bool)
+        np.put_along_axis(expected, np.argsort(u, axis=1, kind="stable")[:, :k], True, axis=1)
+        np.testing.assert_array_equal(I._smallest_per_row(u, k), expected)
