@@ -236,6 +236,12 @@ def test_named_aliases_are_variance_scaling(name, scale, mode, dist, dtype):
     b = fastinit.variance_scaling(shape, scale, mode, dist, seed=5, stream="layer", dtype=dtype)
     assert a.dtype == fastinit.resolve_dtype(dtype)
     assert a.tobytes() == b.tobytes()
+    fan_in, fan_out = 9 * 16, 9 * 24
+    std = math.sqrt(scale / (fan_in if mode == "fan_in" else (fan_in + fan_out) / 2))
+    limit = 2 * std / TN2 if dist == "truncated_normal" else math.sqrt(3) * std
+    big = fn((64, 48, 16, 24), seed=1, dtype=dtype).astype(np.float64)  # same fans per (in, out)
+    # truncation holds in every dtype (1e-12: our limit and the function round differently)
+    assert np.abs(big).max() <= limit * math.sqrt(9 / (64 * 48)) * (1 + 1e-12)
     # and the axes keywords reach the fans
     c = fn(shape, in_axis=-1, out_axis=-2, seed=5)
     d = fastinit.variance_scaling(shape, scale, mode, dist, in_axis=-1, out_axis=-2, seed=5)
