@@ -56,6 +56,7 @@ import contextlib
 import inspect
 import math
 import threading
+import warnings
 
 import numpy as np
 
@@ -486,6 +487,19 @@ _blas_restore = None
 _blas_controller = None
 
 
+_blas_warned = False
+
+
+def _warn_unpinned(why):
+    global _blas_warned
+    if not _blas_warned:
+        _blas_warned = True
+        warnings.warn(f"{why}: fastinit.orthogonal runs its QR with the BLAS's own thread count, "
+                      "so the last bits of its result may depend on it; install threadpoolctl "
+                      "(pip install threadpoolctl) to make them independent", RuntimeWarning,
+                      stacklevel=4)
+
+
 def _blas_controller_or_none():
     global _blas_controller
     if _blas_controller is None:
@@ -505,11 +519,14 @@ def _one_blas_thread():
         if _blas_depth == 0:
             ctl = _blas_controller_or_none()
             _blas_restore = None
-            if ctl is not None:
+            if ctl is None:
+                _warn_unpinned("threadpoolctl is not available")
+            else:
                 try:
                     _blas_restore = ctl.limit(limits=1, user_api="blas")
                 except Exception:  # an unusual BLAS that refuses: run unpinned
                     _blas_restore = None
+                    _warn_unpinned("the BLAS thread count could not be set")
         _blas_depth += 1
     try:
         yield

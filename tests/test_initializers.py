@@ -424,13 +424,15 @@ def test_orthogonal_blas_and_thread_invariance():
         assert fastinit.orthogonal(shape, seed=5, dtype="float64", threads=3).tobytes() == reference.tobytes()
         assert _blas_threads() == before  # the user's limit comes back
     # without threadpoolctl (fallback path) the call still works
-    saved = I._blas_controller
+    saved = I._blas_controller, I._blas_warned
     try:
-        I._blas_controller = False
+        I._blas_controller, I._blas_warned = False, False
         with threadpool_limits(limits=1, user_api="blas"):
-            assert fastinit.orthogonal(shape, seed=5, dtype="float64").tobytes() == reference.tobytes()
+            with pytest.warns(RuntimeWarning, match="install threadpoolctl"):
+                result = fastinit.orthogonal(shape, seed=5, dtype="float64")
+            assert result.tobytes() == reference.tobytes()
     finally:
-        I._blas_controller = saved
+        I._blas_controller, I._blas_warned = saved
 
 
 def test_orthogonal_concurrent_calls():
