@@ -902,51 +902,53 @@ def init_module(module, seed, *, prefix="", threads=None):
         _apply(tensor, kind, params, seed=seed, stream=name, threads=threads_v)
         touched.add(name)
 
-    rules = _default_rules()
-    for qualname, m in _post_order(module, prefix):
-        if any(is_lazy(p) for p in m.parameters(recurse=False)):
-            continue
+    # Modules outside the rules run their own reset code under one patch of torch.nn.init
+    # whose fills use (seed, the tensor's name).  A temporary the reset code makes itself
+    # gets "<module name>#<k>", k counting such fills within that module's reset: its
+    # code fixes the order.
+    current = {"module": "", "anonymous": 0}
+
+    def resolve(tensor, generator):
+        name = name_of(tensor)
+        if name is None:
+            current["anonymous"] += 1
+            return seed, f"{current['module']}#{current['anonymous']}"
+        return seed, name
+
+    def note(tensor):
+        touched.add(name_of(tensor))
+
+    def own_reset(m):
         for cls, method, rule in rules:
             if isinstance(m, cls):
-                if getattr(type(m), method) is getattr(cls, method):
+                # A subclass that overrides the reset gets its own code run.
+                return None if getattr(type(m), method) is getattr(cls, method) else method
+        return next((n for n in ("reset_parameters", "_reset_parameters")
+                     if callable(getattr(m, n, None))), None)
+
+    rules = _default_rules()
+    plan = [(qualname, m, own_reset(m)) for qualname, m in _post_order(module, prefix)
+            if not any(is_lazy(p) for p in m.parameters(recurse=False))]
+    patch = (_patched(resolve, threads_v, note) if any(method for _, _, method in plan)
+             else contextlib.nullcontext())
+    with patch:
+        for qualname, m, method in plan:
+            if method is None:
+                rule = next((rule for cls, _, rule in rules if isinstance(m, cls)), None)
+                if rule is not None:
                     rule(m, init)
-                    break
-                _reset_with_names(m, method, qualname, seed, name_of, touched, threads_v)
-                break
-        else:
-            method = next((n for n in ("reset_parameters", "_reset_parameters")
-                           if callable(getattr(m, n, None))), None)
-            if method is not None:
-                _reset_with_names(m, method, qualname, seed, name_of, touched, threads_v)
+                continue
+            current.update(module=qualname, anonymous=0)
+            with torch.no_grad():
+                getattr(m, method)()
     untouched = [n for n, p in module.named_parameters(prefix=prefix)
                  if n not in touched and not is_lazy(p) and p.numel() > 0]
     if untouched:
         shown = ", ".join(untouched[:8]) + (", ..." if len(untouched) > 8 else "")
         warnings.warn(f"init_module: {len(untouched)} parameter(s) were not filled by fastinit "
                       f"under their own name (their module has no reset_parameters, or it does not call "
-                      f"torch.nn.init on them): "
-                      f"{shown}", stacklevel=2)
+                      f"torch.nn.init on them): {shown}", stacklevel=2)
     return module
-
-
-def _reset_with_names(m, method, qualname, seed, name_of, touched, threads):
-    """Run m.<method>() with torch.nn.init patched: (seed, the tensor's name) per fill."""
-    anonymous = [0]
-
-    def resolve(tensor, generator):
-        name = name_of(tensor)
-        if name is None:
-            # A temporary the reset code made itself: named by its module and the
-            # order of such fills within this reset, which its code fixes.
-            anonymous[0] += 1
-            return seed, f"{qualname}#{anonymous[0]}"
-        return seed, name
-
-    def note(tensor):
-        touched.add(name_of(tensor))
-
-    with _patched(resolve, threads, note), torch.no_grad():
-        getattr(m, method)()
 
 
 # --------------------------------------------------------------- sharded init ----
@@ -976,11 +978,10 @@ def fill_shard_(local, global_shape, offsets, init, *, generator=None, seed=None
 
     The result equals ``<init>_(whole, ..., seed=seed, stream=stream)[block]``, bit for
     bit, on every rank, for any way of cutting the tensor (what FSDP, DTensor and
-    tensor-parallel shards hold), and only the local block is computed.  Elementwise
-    initializers compute exactly that block; orthogonal and sparse need the whole
-    matrix and compute it (then keep the block).  With ``seed=None`` the seed is drawn
-    from `generator`, which must then be in the same state on every rank: prefer an
-    explicit seed.
+    tensor-parallel shards hold).  Only the local block is computed, except for
+    orthogonal, whose QR couples every element: it computes the whole matrix and keeps
+    the block.  With ``seed=None`` the seed is drawn from `generator`, which must then
+    be in the same state on every rank: prefer an explicit seed.
 
     >>> import torch, fastinit.torch as finit
     >>> whole = finit.normal_(torch.empty(10, 6), std=0.02, seed=1)

@@ -710,7 +710,7 @@ def test_lsuv_mlp_on_digits_reaches_unit_variance_and_trains():
         assert abs(v - 1) < 0.05, (name, v)
     assert net.training and net[2].training  # training flags restored
     for name in ("0", "3", "5"):
-        assert float(net.get_submodule(name).bias.abs().sum()) == 0.0
+        assert float(net.get_submodule(name).bias.detach().abs().sum()) == 0.0
     # Rows of the first weight stay orthogonal (only rescaled).
     w = net[0].weight.detach().double()
     gram = w.T @ w  # 64 x 64: columns orthonormal up to one scale
