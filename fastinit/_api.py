@@ -181,10 +181,35 @@ def _check_out(out, lens, dt):
         raise ValueError("out is read-only: pass a writable array")
     if not out.flags.aligned:
         raise ValueError("out is not aligned to its dtype: pass an aligned array")
-    for n, st in zip(out.shape, out.strides):
-        if n > 1 and st == 0 and out.size:  # (an empty array may have zero strides)
-            raise ValueError("out has overlapping elements (a zero stride): pass an array that owns each element")
+    if out.size and _self_overlapping(out):
+        raise ValueError("out has overlapping elements (a zero stride or an as_strided view): "
+                         "pass an array whose elements are distinct, e.g. a copy")
     return out
+
+
+_EXACT_OVERLAP_CHECK_MAX = 1 << 22
+
+
+def _self_overlapping(a):
+    """True when two elements of `a` share memory (threads would race on them).
+    Sufficient test first: sorted by |stride|, each dimension steps over everything
+    inside it (true of every layout NumPy and PyTorch make); otherwise compare all
+    byte offsets, for arrays small enough to do so."""
+    dims = sorted((abs(st), n) for n, st in zip(a.shape, a.strides) if n > 1)
+    extent = a.itemsize
+    for st, n in dims:
+        if st < extent:
+            break
+        extent += st * (n - 1)
+    else:
+        return False
+    if any(st == 0 for st, _ in dims) or a.size > _EXACT_OVERLAP_CHECK_MAX:
+        return True
+    offsets = np.zeros(1, np.int64)
+    for n, st in zip(a.shape, a.strides):
+        offsets = (offsets[:, None] + st * np.arange(n, dtype=np.int64)[None, :]).ravel()
+    offsets.sort()
+    return bool(np.any(np.diff(offsets) < a.itemsize))
 
 
 # --------------------------------------------------------------------- fill ----

@@ -161,9 +161,20 @@ def test_bad_out_arrays():
     assert (raw == 0xFF).all()
     base = sentinel((5,))
     overlapping = np.lib.stride_tricks.as_strided(base, shape=SHAPE, strides=(0, 4), writeable=True)
-    with pytest.raises(ValueError, match="zero stride"):
+    with pytest.raises(ValueError, match="overlapping"):
         fastinit.normal(SHAPE, seed=0, out=overlapping)
     assert untouched(base)
+    # rows that overlap without a zero stride (threads would race on shared elements)
+    base = sentinel((40,))
+    rows = np.lib.stride_tricks.as_strided(base, shape=SHAPE, strides=(8, 4), writeable=True)
+    with pytest.raises(ValueError, match="overlapping"):
+        fastinit.uniform(SHAPE, seed=0, out=rows)
+    assert untouched(base)
+    # interleaved but distinct elements are accepted and filled exactly
+    base = sentinel((40,))
+    woven = np.lib.stride_tricks.as_strided(base, shape=(3, 2), strides=(8, 12), writeable=True)
+    fastinit.uniform((3, 2), seed=0, out=woven)
+    np.testing.assert_array_equal(woven, fastinit.uniform((3, 2), seed=0))
 
 
 def test_keyword_only_arguments():
