@@ -353,6 +353,9 @@ def random_raw(n, *, seed, stream=0, start=0):
     start = _as_int("start", start, 0, _U64)
     if start + n > _U64:
         raise ValueError("start + n must be <= 2**64 (the stream has 2**64 words)")
+    if n >= 1 << 61:  # n * 4 bytes would not fit a signed 64-bit size
+        raise ValueError(f"random_raw(n={n}) needs {4 * n} bytes, more than any address space: "
+                         "ask for fewer words per call")
     return _core.random_raw(n, _seed(seed), stream_id(stream), start)
 
 

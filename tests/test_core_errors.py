@@ -199,6 +199,12 @@ def test_random_raw_errors():
         fastinit.random_raw(3, seed=U64)
     with pytest.raises(ValueError, match="stream must be >= 0"):
         fastinit.random_raw(3, seed=0, stream=-5)
+    with pytest.raises(ValueError, match="address space"):
+        fastinit.random_raw(U64, seed=0)
+    with pytest.raises(ValueError, match="address space"):
+        fastinit.random_raw(1 << 61, seed=0)
+    with pytest.raises(MemoryError):
+        fastinit.random_raw(1 << 45, seed=0)
     with pytest.raises(ValueError, match="start must be <"):
         fastinit.random_raw(0, seed=0, start=U64)
     assert fastinit.random_raw(0, seed=0, start=U64 - 1).shape == (0,)
