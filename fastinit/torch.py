@@ -653,8 +653,61 @@ def _make_deprecated(alias, new):
     return deprecated
 
 
+_TENSOR_METHODS = {"normal_": ("normal", ("mean", "std")), "uniform_": ("uniform", ("from", "to"))}
+
+
+def _make_tensor_method(method, original, resolve, threads, note):
+    """A stand-in for Tensor.normal_ / Tensor.uniform_ that fills with fastinit.
+
+    Everything fastinit does not handle the way PyTorch would goes to the original
+    method: other dtypes and layouts, tensor subclasses other than Parameter and
+    DTensor, and tensors that autograd records (grad mode on and requires_grad).
+    """
+    kind, names = _TENSOR_METHODS[method]
+    defaults = (0.0, 1.0)
+
+    def patched(self, *args, generator=None, **kwargs):
+        plain = type(self) in (torch.Tensor, torch.nn.Parameter) or _is_dtensor(self)
+        if (not plain or self.dtype not in _SUPPORTED_DTYPES or self.layout != torch.strided
+                or (torch.is_grad_enabled() and self.requires_grad)
+                or len(args) > 2 or set(kwargs) - set(names[len(args):])):
+            return original(self, *args, generator=generator, **kwargs)
+        values = dict(zip(names, defaults))
+        values.update(zip(names, args))
+        values.update(kwargs)
+        if note is not None:
+            note(self)
+        if self.is_meta:
+            return self
+        seed, stream = resolve(self, generator)
+        params = ({"mean": values["mean"], "std": values["std"]} if kind == "normal"
+                  else {"a": values["from"], "b": values["to"]})
+        return _apply(self, kind, params, seed=seed, stream=stream, threads=threads)
+
+    patched.__name__ = patched.__qualname__ = method
+    patched.__doc__ = f"Tensor.{method} running on fastinit (inside patch_torch_init)."
+    return patched
+
+
 @contextlib.contextmanager
-def _patched(resolve, threads=None, note=None):
+def _patch_tensor_methods(resolve, threads, note):
+    saved = {}
+    for method in _TENSOR_METHODS:
+        saved[method] = torch.Tensor.__dict__.get(method)  # None: inherited from TensorBase
+        original = getattr(torch.Tensor, method)
+        setattr(torch.Tensor, method, _make_tensor_method(method, original, resolve, threads, note))
+    try:
+        yield
+    finally:
+        for method, own in saved.items():
+            if own is None:
+                delattr(torch.Tensor, method)
+            else:
+                setattr(torch.Tensor, method, own)
+
+
+@contextlib.contextmanager
+def _patched(resolve, threads=None, note=None, tensor_methods=False):
     import torch.nn.init as tinit
 
     replacements = {}  # original function -> its stand-in
@@ -679,7 +732,9 @@ def _patched(resolve, threads=None, note=None):
                 saved.append((namespace, attr, original))
                 namespace[attr] = stand_in
     try:
-        yield
+        with (_patch_tensor_methods(resolve, threads, note) if tensor_methods
+              else contextlib.nullcontext()):
+            yield
     finally:
         for namespace, attr, original in reversed(saved):
             namespace[attr] = original
@@ -690,7 +745,7 @@ def _seed_from_generator(tensor, generator):
 
 
 @contextlib.contextmanager
-def patch_torch_init(*, threads=None):
+def patch_torch_init(*, threads=None, tensor_methods=False):
     """Context manager: ``torch.nn.init.*`` run on fastinit inside the block.
 
     Unmodified model code (``nn.Linear(...)``, any ``reset_parameters()`` that calls
@@ -700,11 +755,13 @@ def patch_torch_init(*, threads=None):
     values that do not depend on construction order use :func:`init_module`.
 
     Patched: the functions in ``torch.nn.init`` and their deprecated aliases, and
-    the same function objects wherever a loaded module imported them by name.
-    Code that calls Tensor methods directly (``w.data.normal_()``) is not affected.
-    Tensors of other dtypes (integer, complex) go to PyTorch's own function.  The
-    patch is process-wide while the block runs: do not construct models in other
-    threads meanwhile.
+    the same function objects wherever a loaded module imported them by name.  With
+    ``tensor_methods=True`` also ``Tensor.normal_`` and ``Tensor.uniform_``, for code
+    that initializes through them (``module.weight.data.normal_(mean=0.0, std=0.02)``,
+    common in Hugging Face models); tensors that autograd records (grad mode on and
+    ``requires_grad``) still go to PyTorch there.  Tensors of other dtypes (integer,
+    complex) always go to PyTorch's own code.  The patch is process-wide while the
+    block runs: do not construct models in other threads meanwhile.
 
     >>> import torch, fastinit.torch as finit
     >>> _ = torch.manual_seed(0)
@@ -717,7 +774,7 @@ def patch_torch_init(*, threads=None):
     True
     """
     threads_v = None if threads is None else _api._threads(threads)
-    with _patched(_seed_from_generator, threads_v):
+    with _patched(_seed_from_generator, threads_v, tensor_methods=bool(tensor_methods)):
         yield
 
 
@@ -852,9 +909,9 @@ def init_module(module, seed, *, prefix="", threads=None):
 
     Children are initialized before their parents, as during construction.  A module
     outside this list that defines ``reset_parameters`` (or ``_reset_parameters``) is
-    reset by its own code under :func:`patch_torch_init`-style patching, each
-    ``torch.nn.init`` call on one of its parameters using that parameter's name as
-    the stream.  Parameters that nothing filled through fastinit (modules without a
+    reset by its own code under :func:`patch_torch_init`-style patching (including
+    ``Tensor.normal_``/``uniform_``), each fill of one of its parameters using that
+    parameter's name as the stream.  Parameters that nothing filled through fastinit (modules without a
     reset method, or whose reset uses Tensor methods directly) are reported in a
     warning.  Lazy modules that are not materialized yet are skipped.  Parameters on
     the meta device are skipped (materialize with ``module.to_empty(device=...)``
@@ -929,8 +986,10 @@ def init_module(module, seed, *, prefix="", threads=None):
     rules = _default_rules()
     plan = [(qualname, m, own_reset(m)) for qualname, m in _post_order(module, prefix)
             if not any(is_lazy(p) for p in m.parameters(recurse=False))]
-    patch = (_patched(resolve, threads_v, note) if any(method for _, _, method in plan)
-             else contextlib.nullcontext())
+    if any(method for _, _, method in plan):
+        patch = _patched(resolve, threads_v, note, tensor_methods=True)
+    else:
+        patch = contextlib.nullcontext()
     with patch:
         for qualname, m, method in plan:
             if method is None:

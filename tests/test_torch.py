@@ -631,6 +631,58 @@ def test_patch_passes_generator_and_unsupported_dtypes():
     assert_same_bits(d, fastinit.uniform(3, seed=expected))
 
 
+class _HFStyle(nn.Module):
+    """Initializes through Tensor methods, as many Hugging Face models do."""
+
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(8, 6)
+        self.apply(self._init_weights)
+
+    def _init_weights(self, module):
+        if isinstance(module, nn.Linear):
+            module.weight.data.normal_(mean=0.0, std=0.02)
+            module.bias.data.uniform_(-0.5, to=0.5)
+
+
+def test_patch_tensor_methods_on_request():
+    s_weight, s_bias, s_normal, s_uniform = _drawn_seeds(6, 4)
+    torch.manual_seed(6)
+    with finit.patch_torch_init(tensor_methods=True):
+        m = _HFStyle()
+        p = nn.Parameter(torch.empty(3))
+        with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+            p.normal_()  # autograd-recorded in-place ops stay PyTorch's (and its errors)
+        cplx = torch.zeros(5, dtype=torch.complex64).normal_()  # PyTorch's own fill
+    assert_same_bits(m.proj.weight, fastinit.normal((6, 8), 0.0, 0.02, seed=s_normal))
+    assert_same_bits(m.proj.bias, fastinit.uniform(6, -0.5, 0.5, seed=s_uniform))
+    assert bool((cplx != 0).all())
+    assert "normal_" not in torch.Tensor.__dict__ and "uniform_" not in torch.Tensor.__dict__
+    torch.manual_seed(6)
+    with finit.patch_torch_init():  # off by default: the Tensor methods stay PyTorch's
+        plain = _HFStyle()
+    assert not torch.equal(plain.proj.weight, m.proj.weight)
+
+
+class _DataInit(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.empty(5, 4))
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        self.w.data.normal_(0.0, 0.5)
+
+
+def test_init_module_follows_tensor_method_fills_by_name():
+    net = nn.Sequential(_DataInit())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing left out
+        finit.init_module(net, seed=2)
+    assert_same_bits(net[0].w, fastinit.normal((5, 4), 0.0, 0.5, seed=2, stream="0.w"))
+    assert "normal_" not in torch.Tensor.__dict__
+
+
 # -------------------------------------------------------------- fill_shard_ ----
 @pytest.mark.parametrize("init,params", [
     ("normal", dict(std=0.02)), ("uniform_", dict(a=-1, b=2)), ("trunc_normal", dict(std=1.0, a=-1, b=0.5)),
