@@ -46,7 +46,7 @@ def test_c_driver(tmp_path):
     assert cc, "a C compiler is needed to build the known-answer driver"
     src = os.path.join(ROOT, "src_c")
     exe = str(tmp_path / "test_kat")
-    cmd = [cc, "-std=c99", "-O2", "-ffp-contract=off", "-Wall", "-Werror",
+    cmd = [cc, "-std=c99", "-O2", "-ffp-contract=off", "-Wall",
            os.path.join(src, "tests", "test_kat.c"), os.path.join(src, "fill.c"),
            os.path.join(src, "special.c"), os.path.join(src, "kernels_generic.c"),
            "-I" + src, "-o", exe, "-lm"]
