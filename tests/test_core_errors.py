@@ -266,6 +266,9 @@ def test_valid_edge_values_are_accepted():
     assert fastinit.trunc_normal(3, 0.0, 1.0, 36.0, INF, seed=0).min() >= 36.0
     assert fastinit.trunc_normal(3, 0.0, 1.0, -INF, -36.0, seed=0).max() <= -36.0
     assert fastinit.uniform(3, 2.5, 2.5, seed=0).tolist() == [2.5] * 3
+    for dtype in ("float32", "float64", "float16", "bfloat16"):  # std = 0: the mean, rounded
+        t = fastinit.trunc_normal(5, 0.1, 0.0, -2.0, 2.0, seed=0, dtype=dtype)
+        assert (t == np.asarray(np.float32(0.1) if dtype != "float64" else 0.1).astype(t.dtype)).all()
     assert fastinit.normal(3, seed=0, threads=4096).shape == (3,)
     assert fastinit.normal([2, np.int64(3)], seed=0).shape == (2, 3)
     assert fastinit.normal(np.int64(4), seed=0).shape == (4,)
