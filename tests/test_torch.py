@@ -29,6 +29,17 @@ TORCH_DTYPES = {
 UINT = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 
 
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """The torch compute here is tiny (LSUV forward passes, a small training run):
+    intra-op threads only cost, a lot on a busy machine.  fastinit's own threads are
+    separate and unaffected."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 def bits(x):
     """The raw bits of a tensor or an array, as unsigned integers (NaN-safe comparison)."""
     if isinstance(x, torch.Tensor):

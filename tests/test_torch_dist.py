@@ -123,6 +123,7 @@ def _check_init_module_on_dtensor_parameters(rank, world):
 
 
 def _worker(rank, world, port):
+    torch.set_num_threads(1)  # several ranks share 2 cores
     os.environ["MASTER_ADDR"] = "127.0.0.1"
     os.environ["MASTER_PORT"] = str(port)
     dist.init_process_group("gloo", rank=rank, world_size=world, timeout=datetime.timedelta(seconds=120))
