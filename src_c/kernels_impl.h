@@ -1,14 +1,18 @@
 /*
- * The fill kernels, written once.  Each kernels_<isa>.c defines FI_ISA and includes
- * this file; the build compiles it with that unit's target flags only.  The loops are
- * written over independent elements with branch-free bodies, so the compiler turns
- * them into AVX2 or AVX-512 code; because no unit is compiled with fp contraction
- * (-ffp-contract=off) and every fused multiply-add is an explicit fma(), each path
- * performs the same IEEE operations on every element and gives the same bits.
+ * The fill kernels.  Each kernels_<isa>.c defines FI_ISA (and, for the SIMD units,
+ * FI_SIMD_AVX2 or FI_SIMD_AVX512) and includes this file; the build compiles it with
+ * that unit's target flags only.
  *
- * Words are generated per tile of FI_TILE elements into a stack buffer (L1-resident),
- * then turned into values; full interior tiles of float32/float64 outputs are written
- * straight into the destination, edge tiles and 16-bit outputs go through a buffer.
+ * How words become values is written once, in detmath_lanes.h, and used by both
+ * drivers here:
+ *   - the generic driver (FI_ISA generic): Philox words per tile of FI_TILE elements
+ *     into a stack buffer, then the scalar formulas element by element;
+ *   - the SIMD driver (AVX2, AVX-512): a batch of FI_NW Philox blocks runs in the
+ *     64-bit lanes of four vectors, the same formulas turn the words into two vectors
+ *     of values, which are shuffled into element order and stored.
+ * No unit is compiled with fp contraction (-ffp-contract=off) and every fused
+ * multiply-add is explicit, so each path performs the same IEEE operations on every
+ * element and gives the same bits.
  */
 #include <string.h>
 
@@ -25,155 +29,93 @@
 #define FI_CAT(a, b) FI_CAT_(a, b)
 #define FI_FN(name) FI_CAT(name, FI_ISA)
 
-#define FI_TILE 1024 /* elements per tile: a multiple of 4 */
-
 #if defined(__GNUC__)
 #define FI_ALIGN64 __attribute__((aligned(64)))
 #else
 #define FI_ALIGN64
 #endif
 
+/* Constant fills consume no words: the value's bit pattern, repeated. */
+static void FI_FN(fill_constant)(const fi_plan *plan, uint64_t n, char *out)
+{
+    uint64_t b = plan->const_bits;
+    if (plan->dtype == FI_F64) {
+        uint64_t *o = (uint64_t *)out;
+        for (uint64_t i = 0; i < n; i++) o[i] = b;
+    } else if (plan->dtype == FI_F32) {
+        uint32_t *o = (uint32_t *)out;
+        for (uint64_t i = 0; i < n; i++) o[i] = (uint32_t)b;
+    } else {
+        uint16_t *o = (uint16_t *)out;
+        for (uint64_t i = 0; i < n; i++) o[i] = (uint16_t)b;
+    }
+}
+
+#if !defined(FI_SIMD_AVX512) && !defined(FI_SIMD_AVX2)
+/* =========================================================== generic driver ==== */
+
+#define FI_TILE 1024 /* elements per tile: a multiple of 4 */
+
 static inline uint64_t FI_FN(u64_at)(const uint32_t *w, uint32_t j)
 {
     return (uint64_t)w[2 * j] | ((uint64_t)w[2 * j + 1] << 32);
 }
 
-/* (u >> 11) 2^-53 exactly, for the 53 high bits of a 64-bit word */
-static inline double FI_FN(u53_unit)(uint64_t u)
-{
-    uint64_t h = u >> 11;
-    return fi_u52_to_d(h & 0x000FFFFFFFFFFFFFull) * 0x1p-53 + (double)(h >> 52) * 0.5;
-}
-
-/* ----------------------------------------------------------------- uniform ---- */
-static void FI_FN(uniform_f)(const fi_plan *restrict pl, const uint32_t *restrict w, uint32_t n,
-                             float *restrict out)
-{
-    const float scale = pl->f_a, low = pl->f_b, lo = pl->f_lo, hi = pl->f_hi;
-    for (uint32_t i = 0; i < n; i++) {
-        float u = (float)(int32_t)(w[i] >> 8) * 0x1p-24f;
-        float v = fmaf(scale, u, low);
-        v = v > hi ? hi : v;
-        out[i] = v < lo ? lo : v;
-    }
-}
-
-static void FI_FN(uniform_d)(const fi_plan *restrict pl, const uint32_t *restrict w, uint32_t n,
-                             double *restrict out)
-{
-    const double scale = pl->d_a, low = pl->d_b, lo = pl->d_lo, hi = pl->d_hi;
-    for (uint32_t i = 0; i < n; i++) {
-        double u = FI_FN(u53_unit)(FI_FN(u64_at)(w, i));
-        double v = fma(scale, u, low);
-        v = v > hi ? hi : v;
-        out[i] = v < lo ? lo : v;
-    }
-}
-
-/* ------------------------------------------------------------------ normal ---- */
-/* n is even: pair k uses words 2k (radius) and 2k+1 (angle). */
-static void FI_FN(normal_f)(const fi_plan *restrict pl, const uint32_t *restrict w, uint32_t n,
+static void FI_FN(values_f)(const fi_plan *restrict pl, const uint32_t *restrict w, uint32_t n,
                             float *restrict out)
 {
-    const float sd = pl->f_a, mean = pl->f_b;
-    for (uint32_t k = 0; k < n / 2; k++) {
-        float radius = sqrtf(2.0f * fi_neglog_u32(w[2 * k]));
-        float c, s;
-        fi_sincospi_f((int32_t)w[2 * k + 1] >> 8, &c, &s);
-        out[2 * k] = fmaf(sd, radius * c, mean);
-        out[2 * k + 1] = fmaf(sd, radius * s, mean);
+    switch (pl->dist) {
+    case FI_UNIFORM:
+        for (uint32_t i = 0; i < n; i++)
+            out[i] = fi_uniform_f(w[i], pl->f_a, pl->f_b, pl->f_lo, pl->f_hi);
+        break;
+    case FI_NORMAL: /* n is even: pair k uses words 2k (radius) and 2k+1 (angle) */
+        for (uint32_t k = 0; k < n / 2; k++)
+            fi_normal_pair_f(w[2 * k], w[2 * k + 1], pl->f_a, pl->f_b, &out[2 * k], &out[2 * k + 1]);
+        break;
+    default:
+        for (uint32_t i = 0; i < n; i++) {
+            double u, v;
+            fi_trunc_uv_32(w[i], &u, &v);
+            double x = fi_trunc_x(u, v, pl->t_pa, pl->t_qb, pl->t_mass, pl->d_a, pl->d_b);
+            out[i] = fi_clamp_f((float)x, pl->f_lo, pl->f_hi);
+        }
+        break;
     }
 }
 
-/* pair k uses 64-bit words 2k and 2k+1, i.e. 32-bit words 4k .. 4k+3 */
-static void FI_FN(normal_d)(const fi_plan *restrict pl, const uint32_t *restrict w, uint32_t n,
+static void FI_FN(values_d)(const fi_plan *restrict pl, const uint32_t *restrict w, uint32_t n,
                             double *restrict out)
 {
-    const double sd = pl->d_a, mean = pl->d_b;
-    for (uint32_t k = 0; k < n / 2; k++) {
-        double radius = sqrt(2.0 * fi_neglog_u64(FI_FN(u64_at)(w, 2 * k)));
-        double c, s;
-        fi_sincospi_d((int64_t)FI_FN(u64_at)(w, 2 * k + 1) >> 11, &c, &s);
-        out[2 * k] = fma(sd, radius * c, mean);
-        out[2 * k + 1] = fma(sd, radius * s, mean);
+    switch (pl->dist) {
+    case FI_UNIFORM:
+        for (uint32_t i = 0; i < n; i++)
+            out[i] = fi_uniform_d(FI_FN(u64_at)(w, i), pl->d_a, pl->d_b, pl->d_lo, pl->d_hi);
+        break;
+    case FI_NORMAL: /* pair k uses 64-bit words 2k and 2k+1 */
+        for (uint32_t k = 0; k < n / 2; k++)
+            fi_normal_pair_d(FI_FN(u64_at)(w, 2 * k), FI_FN(u64_at)(w, 2 * k + 1), pl->d_a, pl->d_b,
+                             &out[2 * k], &out[2 * k + 1]);
+        break;
+    default:
+        for (uint32_t i = 0; i < n; i++) {
+            double u, v;
+            fi_trunc_uv_64(FI_FN(u64_at)(w, i), &u, &v);
+            double x = fi_trunc_x(u, v, pl->t_pa, pl->t_qb, pl->t_mass, pl->d_a, pl->d_b);
+            out[i] = fi_clamp_d(x, pl->d_lo, pl->d_hi);
+        }
+        break;
     }
 }
 
-/* -------------------------------------------------------- truncated normal ---- */
-/* z = F^{-1}(U) through whichever tail is smaller: with V = 1 - U (exact),
- * p_lo = Phi(alpha) + U mass = Phi(z) and p_hi = Q(beta) + V mass = Q(z). */
-static inline double FI_FN(trunc_z)(const fi_plan *restrict pl, double u, double v)
-{
-    double p_lo = fma(u, pl->t_mass, pl->t_pa);
-    double p_hi = fma(v, pl->t_mass, pl->t_qb);
-    int64_t lower = p_lo < p_hi;
-    double z = fi_qinv_d(lower ? p_lo : p_hi);
-    return lower ? -z : z;
-}
-
-static void FI_FN(trunc_f)(const fi_plan *restrict pl, const uint32_t *restrict w, uint32_t n,
-                           float *restrict out)
-{
-    const double sd = pl->d_a, mean = pl->d_b;
-    const float lo = pl->f_lo, hi = pl->f_hi;
-    for (uint32_t i = 0; i < n; i++) {
-        double u = (fi_u52_to_d(w[i]) + 0.5) * 0x1p-32;
-        double v = (fi_u52_to_d(~w[i]) + 0.5) * 0x1p-32;
-        float x = (float)fma(sd, FI_FN(trunc_z)(pl, u, v), mean);
-        x = x > hi ? hi : x;
-        out[i] = x < lo ? lo : x;
-    }
-}
-
-static void FI_FN(trunc_d)(const fi_plan *restrict pl, const uint32_t *restrict w, uint32_t n,
-                           double *restrict out)
-{
-    const double sd = pl->d_a, mean = pl->d_b, lo = pl->d_lo, hi = pl->d_hi;
-    for (uint32_t i = 0; i < n; i++) {
-        uint64_t h = FI_FN(u64_at)(w, i) >> 11;
-        uint64_t upper = (uint64_t)0 - (h >> 52);
-        /* the smaller of U and 1 - U is exact; the larger is rounded */
-        double small = (fi_u52_to_d((h ^ upper) & 0x000FFFFFFFFFFFFFull) + 0.5) * 0x1p-53;
-        double large = 1.0 - small;
-        double u = upper ? large : small;
-        double v = upper ? small : large;
-        double x = fma(sd, FI_FN(trunc_z)(pl, u, v), mean);
-        x = x > hi ? hi : x;
-        out[i] = x < lo ? lo : x;
-    }
-}
-
-/* ------------------------------------------------------------ conversions ---- */
-static void FI_FN(to_f16)(const float *restrict in, uint32_t n, uint16_t *restrict out)
-{
-    for (uint32_t i = 0; i < n; i++) out[i] = fi_f32_to_f16(in[i]);
-}
-
-static void FI_FN(to_bf16)(const float *restrict in, uint32_t n, uint16_t *restrict out)
-{
-    for (uint32_t i = 0; i < n; i++) out[i] = fi_f32_to_bf16(in[i]);
-}
-
-/* ------------------------------------------------------------------ driver ---- */
 static void FI_FN(fill)(const fi_plan *plan, uint64_t start, uint64_t n, void *out_)
 {
     char *out = (char *)out_;
     const int dt = plan->dtype;
     const size_t isz = fi_dtype_size(dt);
     if (n == 0) return;
-
     if (plan->dist == FI_CONSTANT) {
-        uint64_t b = plan->const_bits;
-        if (dt == FI_F64) {
-            uint64_t *o = (uint64_t *)out;
-            for (uint64_t i = 0; i < n; i++) o[i] = b;
-        } else if (dt == FI_F32) {
-            uint32_t *o = (uint32_t *)out;
-            for (uint64_t i = 0; i < n; i++) o[i] = (uint32_t)b;
-        } else {
-            uint16_t *o = (uint16_t *)out;
-            for (uint64_t i = 0; i < n; i++) o[i] = (uint16_t)b;
-        }
+        FI_FN(fill_constant)(plan, n, out);
         return;
     }
 
@@ -193,22 +135,8 @@ static void FI_FN(fill)(const fi_plan *plan, uint64_t start, uint64_t n, void *o
         uint64_t hi = t + tn < end ? t + tn : end;
         int whole = lo == t && hi == t + tn && (dt == FI_F32 || dt == FI_F64);
         void *dst = whole ? (void *)(out + (t - start) * isz) : (void *)&vals;
-
-        if (dt == FI_F64) {
-            double *d = (double *)dst;
-            switch (plan->dist) {
-            case FI_UNIFORM: FI_FN(uniform_d)(plan, words, tn, d); break;
-            case FI_NORMAL: FI_FN(normal_d)(plan, words, tn, d); break;
-            default: FI_FN(trunc_d)(plan, words, tn, d); break;
-            }
-        } else {
-            float *f = (float *)dst;
-            switch (plan->dist) {
-            case FI_UNIFORM: FI_FN(uniform_f)(plan, words, tn, f); break;
-            case FI_NORMAL: FI_FN(normal_f)(plan, words, tn, f); break;
-            default: FI_FN(trunc_f)(plan, words, tn, f); break;
-            }
-        }
+        if (dt == FI_F64) FI_FN(values_d)(plan, words, tn, (double *)dst);
+        else FI_FN(values_f)(plan, words, tn, (float *)dst);
         if (whole) continue;
 
         uint32_t off = (uint32_t)(lo - t), cnt = (uint32_t)(hi - lo);
@@ -216,8 +144,12 @@ static void FI_FN(fill)(const fi_plan *plan, uint64_t start, uint64_t n, void *o
         switch (dt) {
         case FI_F32: memcpy(o, vals.f + off, (size_t)cnt * 4); break;
         case FI_F64: memcpy(o, vals.d + off, (size_t)cnt * 8); break;
-        case FI_F16: FI_FN(to_f16)(vals.f + off, cnt, (uint16_t *)o); break;
-        default: FI_FN(to_bf16)(vals.f + off, cnt, (uint16_t *)o); break;
+        case FI_F16:
+            for (uint32_t i = 0; i < cnt; i++) ((uint16_t *)o)[i] = fi_f32_to_f16(vals.f[off + i]);
+            break;
+        default:
+            for (uint32_t i = 0; i < cnt; i++) ((uint16_t *)o)[i] = fi_f32_to_bf16(vals.f[off + i]);
+            break;
         }
     }
 }
@@ -234,5 +166,264 @@ static void FI_FN(raw)(const fi_plan *plan, uint64_t start, uint64_t n, uint32_t
         memcpy(out + (lo - start), words + (lo - t), (size_t)(tend - lo) * 4);
     }
 }
+
+#else
+/* ============================================================== SIMD driver ==== */
+#include "kernels_simd.h"
+
+#define FI_LN(name) fiv_##name
+#include "detmath_lanes.h"
+
+/* The plan's constants as lanes, made once per call. */
+typedef struct {
+    fi_vul k0[10], k1[10]; /* round keys */
+    fi_vul s0, s1;         /* counter words 2 and 3: the stream */
+    fi_vf fa, fb, flo, fhi;
+    fi_vd da, db, dlo, dhi, pa, qb, mass;
+} fi_vplan;
+
+static void FI_FN(vplan)(const fi_plan *pl, fi_vplan *vp)
+{
+    for (uint32_t r = 0; r < 10; r++) {
+        vp->k0[r] = FI_SET64(pl->key[0] + r * FI_PHILOX_W0);
+        vp->k1[r] = FI_SET64(pl->key[1] + r * FI_PHILOX_W1);
+    }
+    vp->s0 = FI_SET64(pl->ctr_hi[0]);
+    vp->s1 = FI_SET64(pl->ctr_hi[1]);
+    vp->fa = F_C(pl->f_a);
+    vp->fb = F_C(pl->f_b);
+    vp->flo = F_C(pl->f_lo);
+    vp->fhi = F_C(pl->f_hi);
+    vp->da = D_C(pl->d_a);
+    vp->db = D_C(pl->d_b);
+    vp->dlo = D_C(pl->d_lo);
+    vp->dhi = D_C(pl->d_hi);
+    vp->pa = D_C(pl->t_pa);
+    vp->qb = D_C(pl->t_qb);
+    vp->mass = D_C(pl->t_mass);
+}
+
+/* Philox blocks blk .. blk + FI_NW - 1: word j of block blk + l in the low half of
+ * 64-bit lane l of *xj (the upper halves hold leftovers). */
+static inline void fiv_philox(const fi_vplan *vp, uint64_t blk, fi_vul *x0, fi_vul *x1, fi_vul *x2,
+                              fi_vul *x3)
+{
+    fi_vul ctr = FI_SET64(blk) + FI_IOTA64; /* 64-bit block counters */
+    fi_vul a = ctr, b = ctr >> 32, c = vp->s0, d = vp->s1;
+#define FI_VKEY0(r) vp->k0[r]
+#define FI_VKEY1(r) vp->k1[r]
+    FI_PHILOX10_P(fi_vul, FI_MUL32, FI_VKEY0, FI_VKEY1, a, b, c, d);
+#undef FI_VKEY0
+#undef FI_VKEY1
+    *x0 = a;
+    *x1 = b;
+    *x2 = c;
+    *x3 = d;
+}
+
+/* the batch's 4 FI_NW words in stream order: w0 = the first 2 FI_NW, w1 = the rest */
+static inline void fiv_words(const fi_vplan *vp, uint64_t blk, fi_vu *w0, fi_vu *w1)
+{
+    fi_vul x0, x1, x2, x3;
+    fi_vint o0, o1;
+    fiv_philox(vp, blk, &x0, &x1, &x2, &x3);
+    /* per block: (word 0, word 1) and (word 2, word 3) as 64-bit lanes, interleaved */
+    fi_zip64((fi_vint)FI_PAIR(x0, x1), (fi_vint)FI_PAIR(x2, x3), &o0, &o1);
+    *w0 = (fi_vu)o0;
+    *w1 = (fi_vu)o1;
+}
+
+/* ------------------------------------------------------------ batches ---------
+ * Each computes the values of elements FI_NW epb ... of the batch starting at block
+ * blk, in element order, as two vectors (bit patterns in a fi_vu carrier). */
+enum { FI_K_UNIFORM_F, FI_K_NORMAL_F, FI_K_TRUNC_F, FI_K_UNIFORM_D, FI_K_NORMAL_D, FI_K_TRUNC_D,
+       FI_K_RAW };
+
+static inline fi_vf fiv_trunc_f_half(const fi_vplan *vp, fi_vu w)
+{
+    fi_vd u, v, x_lo, x_hi;
+    fiv_trunc_uv_32(FI_WIDEN_LO(w), &u, &v);
+    x_lo = fiv_trunc_x(u, v, vp->pa, vp->qb, vp->mass, vp->da, vp->db);
+    fiv_trunc_uv_32(FI_WIDEN_HI(w), &u, &v);
+    x_hi = fiv_trunc_x(u, v, vp->pa, vp->qb, vp->mass, vp->da, vp->db);
+    return fiv_clamp_f(FI_D2F_JOIN(x_lo, x_hi), vp->flo, vp->fhi);
+}
+
+static inline __attribute__((always_inline)) void fiv_batch(const fi_vplan *vp, int kind, uint64_t blk,
+                                                            fi_vu *v0, fi_vu *v1)
+{
+    fi_vul x0, x1, x2, x3;
+    fi_vu w0, w1;
+    switch (kind) {
+    case FI_K_RAW:
+        fiv_words(vp, blk, v0, v1);
+        return;
+    case FI_K_UNIFORM_F:
+        fiv_words(vp, blk, &w0, &w1);
+        *v0 = (fi_vu)fiv_uniform_f(w0, vp->fa, vp->fb, vp->flo, vp->fhi);
+        *v1 = (fi_vu)fiv_uniform_f(w1, vp->fa, vp->fb, vp->flo, vp->fhi);
+        return;
+    case FI_K_TRUNC_F:
+        fiv_words(vp, blk, &w0, &w1);
+        *v0 = (fi_vu)fiv_trunc_f_half(vp, w0);
+        *v1 = (fi_vu)fiv_trunc_f_half(vp, w1);
+        return;
+    case FI_K_NORMAL_F: {
+        /* lane 2l: the pair of words 0, 1 of block l; lane 2l + 1: words 2, 3 -
+         * so lane j holds pair j of the batch */
+        fi_vf zc, zs, o0, o1;
+        fiv_philox(vp, blk, &x0, &x1, &x2, &x3);
+        fiv_normal_pair_f((fi_vu)FI_PAIR(x0, x2), (fi_vu)FI_PAIR(x1, x3), vp->fa, vp->fb, &zc, &zs);
+        fi_zip32(zc, zs, &o0, &o1); /* pair j gives elements 2j, 2j + 1 */
+        *v0 = (fi_vu)o0;
+        *v1 = (fi_vu)o1;
+        return;
+    }
+    default: {
+        /* 64-bit words: block l holds u64 words 2l (words 0, 1) and 2l + 1 (2, 3) */
+        fi_vd y0, y1;
+        fi_vint o0, o1;
+        fiv_philox(vp, blk, &x0, &x1, &x2, &x3);
+        fi_vul a = FI_PAIR(x0, x1), b = FI_PAIR(x2, x3);
+        if (kind == FI_K_UNIFORM_D) {
+            y0 = fiv_uniform_d(a, vp->da, vp->db, vp->dlo, vp->dhi);
+            y1 = fiv_uniform_d(b, vp->da, vp->db, vp->dlo, vp->dhi);
+        } else if (kind == FI_K_NORMAL_D) {
+            fiv_normal_pair_d(a, b, vp->da, vp->db, &y0, &y1);
+        } else {
+            fi_vd u, v;
+            fiv_trunc_uv_64(a, &u, &v);
+            y0 = fiv_clamp_d(fiv_trunc_x(u, v, vp->pa, vp->qb, vp->mass, vp->da, vp->db), vp->dlo,
+                             vp->dhi);
+            fiv_trunc_uv_64(b, &u, &v);
+            y1 = fiv_clamp_d(fiv_trunc_x(u, v, vp->pa, vp->qb, vp->mass, vp->da, vp->db), vp->dlo,
+                             vp->dhi);
+        }
+        fi_zip64((fi_vint)y0, (fi_vint)y1, &o0, &o1);
+        *v0 = (fi_vu)o0;
+        *v1 = (fi_vu)o1;
+        return;
+    }
+    }
+}
+
+/* ------------------------------------------------------------- driver ---------- */
+/* Output formats: 32-bit (float32, raw words), 64-bit, float16, bfloat16. */
+enum { FI_O_32, FI_O_64, FI_O_F16, FI_O_BF16 };
+
+/* Fills at least this many bytes use non-temporal stores (they bypass the caches,
+ * which a fill much larger than them would only flush). */
+#define FI_STREAM_BYTES ((uint64_t)4 << 20)
+
+/* bytes of the batch's values (2 vectors, or one for 16-bit outputs) to p */
+static inline __attribute__((always_inline)) void fiv_store(int of, void *p, fi_vu v0, fi_vu v1,
+                                                            int stream)
+{
+    switch (of) {
+    case FI_O_F16: fi_store16x2(p, fiv_f16_bits((fi_vf)v0), fiv_f16_bits((fi_vf)v1)); return;
+    case FI_O_BF16: fi_store16x2(p, fiv_bf16_bits((fi_vf)v0), fiv_bf16_bits((fi_vf)v1)); return;
+    default:
+        if (stream) {
+            FI_STREAM_I(p, v0);
+            FI_STREAM_I((char *)p + FI_VBYTES, v1);
+        } else {
+            FI_STOREU_I(p, v0);
+            FI_STOREU_I((char *)p + FI_VBYTES, v1);
+        }
+    }
+}
+
+/* elements [start, start + n) of kind `kind` in output format `of` */
+static inline __attribute__((always_inline)) void fiv_run(const fi_plan *plan, int kind, int of,
+                                                          uint64_t start, uint64_t n, char *out)
+{
+    fi_vplan vp;
+    FI_FN(vplan)(plan, &vp);
+    const uint64_t epb = of == FI_O_64 ? 2 : 4;        /* elements per Philox block */
+    const uint64_t be = epb * FI_NW;                   /* elements per batch */
+    const uint64_t isz = of == FI_O_64 ? 8 : of == FI_O_32 ? 4 : 2;
+    const uint64_t end = start + n;
+
+    /* whole batches start at the first block boundary whose address is vector-aligned
+     * (if there is one: for odd starts of 16-byte elements there is none) */
+    uint64_t e_main = start;
+    int aligned = 0;
+    for (uint64_t k = 0; k < FI_VBYTES / isz + epb && k < n; k++) {
+        if ((start + k) % epb == 0 && ((uintptr_t)(out + k * isz)) % FI_VBYTES == 0) {
+            e_main = start + k;
+            aligned = 1;
+            break;
+        }
+    }
+    const int stream = aligned && n * isz >= FI_STREAM_BYTES && of <= FI_O_64;
+
+    union {
+        fi_vu v[2];
+        unsigned char b[2 * FI_VBYTES];
+    } tmp;
+    uint64_t e = start;
+    while (e < end) {
+        uint64_t blk = e / epb, b0 = blk * epb;
+        fi_vu v0, v1;
+        if (b0 == e && e >= e_main && end - e >= be) {
+            fiv_batch(&vp, kind, blk, &v0, &v1);
+            fiv_store(of, out + (e - start) * isz, v0, v1, stream);
+            e += be;
+            continue;
+        }
+        /* a partial batch (head, up to the aligned start, or tail): through a buffer */
+        uint64_t stop = b0 + be < end ? b0 + be : end;
+        if (e < e_main && e_main < stop) stop = e_main;
+        fiv_batch(&vp, kind, blk, &v0, &v1);
+        fiv_store(of, tmp.b, v0, v1, 0);
+        memcpy(out + (e - start) * isz, tmp.b + (e - b0) * isz, (size_t)((stop - e) * isz));
+        e = stop;
+    }
+    if (stream) FI_SFENCE();
+}
+
+static void FI_FN(fill)(const fi_plan *plan, uint64_t start, uint64_t n, void *out_)
+{
+    char *out = (char *)out_;
+    if (n == 0) return;
+    if (plan->dist == FI_CONSTANT) {
+        FI_FN(fill_constant)(plan, n, out);
+        return;
+    }
+    const int of = plan->dtype == FI_F64 ? FI_O_64
+                   : plan->dtype == FI_F32 ? FI_O_32
+                   : plan->dtype == FI_F16 ? FI_O_F16
+                                           : FI_O_BF16;
+    /* each (distribution, output format) gets its own loop, specialized at compile time */
+#define FI_RUN_F(kind)                                                                     \
+    do {                                                                                   \
+        switch (of) {                                                                      \
+        case FI_O_32: fiv_run(plan, kind, FI_O_32, start, n, out); return;                 \
+        case FI_O_F16: fiv_run(plan, kind, FI_O_F16, start, n, out); return;               \
+        default: fiv_run(plan, kind, FI_O_BF16, start, n, out); return;                    \
+        }                                                                                  \
+    } while (0)
+    switch (plan->dist) {
+    case FI_UNIFORM:
+        if (of == FI_O_64) fiv_run(plan, FI_K_UNIFORM_D, FI_O_64, start, n, out);
+        else FI_RUN_F(FI_K_UNIFORM_F);
+        return;
+    case FI_NORMAL:
+        if (of == FI_O_64) fiv_run(plan, FI_K_NORMAL_D, FI_O_64, start, n, out);
+        else FI_RUN_F(FI_K_NORMAL_F);
+        return;
+    default:
+        if (of == FI_O_64) fiv_run(plan, FI_K_TRUNC_D, FI_O_64, start, n, out);
+        else FI_RUN_F(FI_K_TRUNC_F);
+        return;
+    }
+#undef FI_RUN_F
+}
+
+static void FI_FN(raw)(const fi_plan *plan, uint64_t start, uint64_t n, uint32_t *out)
+{
+    if (n) fiv_run(plan, FI_K_RAW, FI_O_32, start, n, (char *)out);
+}
+#endif
 
 const fi_kernel_table FI_FN(fi_kernels) = {FI_FN(fill), FI_FN(raw)};

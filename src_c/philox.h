@@ -22,18 +22,42 @@
 #define FI_PHILOX_W1 0xBB67AE85u /* sqrt(3) - 1 */
 #endif
 
-/* One round on (x0, x1, x2, x3) with round key (k0, k1). */
-#define FI_PHILOX_ROUND(x0, x1, x2, x3, k0, k1)                               \
-    do {                                                                      \
-        uint64_t p0_ = (uint64_t)FI_PHILOX_M0 * (x0);                         \
-        uint64_t p1_ = (uint64_t)FI_PHILOX_M1 * (x2);                         \
-        uint32_t y0_ = (uint32_t)(p1_ >> 32) ^ (x1) ^ (k0);                   \
-        uint32_t y2_ = (uint32_t)(p0_ >> 32) ^ (x3) ^ (k1);                   \
-        (x1) = (uint32_t)p1_;                                                 \
-        (x3) = (uint32_t)p0_;                                                 \
-        (x0) = y0_;                                                           \
-        (x2) = y2_;                                                           \
+/* One round on (x0, x1, x2, x3) with round key (k0, k1), written once for scalars and
+ * SIMD lanes: MUL(x, m) is the full 64-bit product of the 32-bit x and the multiplier m,
+ * of type P.  Its high half is P >> 32; its low half is what remains after assignment
+ * to the 32-bit state word (a scalar truncates; a SIMD lane keeps the high half in its
+ * upper 32 bits, which the next MUL ignores and nothing else reads). */
+#define FI_PHILOX_ROUND_P(P, MUL, x0, x1, x2, x3, k0, k1)                            \
+    do {                                                                          \
+        P p0_ = MUL(x0, FI_PHILOX_M0);                                            \
+        P p1_ = MUL(x2, FI_PHILOX_M1);                                            \
+        P y0_ = (p1_ >> 32) ^ (x1) ^ (k0);                                        \
+        P y2_ = (p0_ >> 32) ^ (x3) ^ (k1);                                        \
+        (x1) = p1_;                                                               \
+        (x3) = p0_;                                                               \
+        (x0) = y0_;                                                               \
+        (x2) = y2_;                                                               \
     } while (0)
+
+/* The ten rounds of Philox4x32-10; KEY0(r), KEY1(r) give round r's key:
+ * (k0 + r W0, k1 + r W1) mod 2^32. */
+#define FI_PHILOX10_P(P, MUL, KEY0, KEY1, x0, x1, x2, x3)                             \
+    do {                                                                          \
+        FI_PHILOX_ROUND_P(P, MUL, x0, x1, x2, x3, KEY0(0), KEY1(0));              \
+        FI_PHILOX_ROUND_P(P, MUL, x0, x1, x2, x3, KEY0(1), KEY1(1));              \
+        FI_PHILOX_ROUND_P(P, MUL, x0, x1, x2, x3, KEY0(2), KEY1(2));              \
+        FI_PHILOX_ROUND_P(P, MUL, x0, x1, x2, x3, KEY0(3), KEY1(3));              \
+        FI_PHILOX_ROUND_P(P, MUL, x0, x1, x2, x3, KEY0(4), KEY1(4));              \
+        FI_PHILOX_ROUND_P(P, MUL, x0, x1, x2, x3, KEY0(5), KEY1(5));              \
+        FI_PHILOX_ROUND_P(P, MUL, x0, x1, x2, x3, KEY0(6), KEY1(6));              \
+        FI_PHILOX_ROUND_P(P, MUL, x0, x1, x2, x3, KEY0(7), KEY1(7));              \
+        FI_PHILOX_ROUND_P(P, MUL, x0, x1, x2, x3, KEY0(8), KEY1(8));              \
+        FI_PHILOX_ROUND_P(P, MUL, x0, x1, x2, x3, KEY0(9), KEY1(9));              \
+    } while (0)
+
+#define FI_PHILOX_MUL_SCALAR(x, m) ((uint64_t)(m) * (x))
+#define FI_PHILOX_ROUND(x0, x1, x2, x3, k0, k1)                                       \
+    FI_PHILOX_ROUND_P(uint64_t, FI_PHILOX_MUL_SCALAR, x0, x1, x2, x3, k0, k1)
 
 static inline void fi_philox4x32_R(unsigned rounds, const uint32_t ctr[4], const uint32_t key[2],
                                    uint32_t out[4])
@@ -53,35 +77,26 @@ static inline void fi_philox4x32_R(unsigned rounds, const uint32_t ctr[4], const
     out[3] = x3;
 }
 
-/* Words of blocks b0 .. b0+nb-1 of one stream: w[4*i + j] = word j of block b0+i.
- * Written as a loop over independent blocks with a fully unrolled body so that the
- * compiler vectorizes across blocks (each lane one counter). */
+/* Words of blocks b0 .. b0+nb-1 of one stream: w[4*i + j] = word j of block b0+i
+ * (the generic kernels' source of words; the SIMD kernels run the same rounds on
+ * vectors of counters). */
 static inline void fi_philox_blocks(const uint32_t key[2], const uint32_t ctr_hi[2], uint64_t b0,
                                     uint32_t nb, uint32_t *restrict w)
 {
     const uint32_t k0 = key[0], k1 = key[1], s0 = ctr_hi[0], s1 = ctr_hi[1];
-    const uint32_t lo0 = (uint32_t)b0;
-    const uint32_t hi0 = (uint32_t)(b0 >> 32);
+#define FI_KEY0_(r) (k0 + (uint32_t)(r) * FI_PHILOX_W0)
+#define FI_KEY1_(r) (k1 + (uint32_t)(r) * FI_PHILOX_W1)
     for (uint32_t i = 0; i < nb; i++) {
-        uint32_t x0 = lo0 + i;
-        /* carry into the high counter word when the low word wraps */
-        uint32_t x1 = hi0 + (uint32_t)(x0 < lo0);
-        uint32_t x2 = s0, x3 = s1;
-        FI_PHILOX_ROUND(x0, x1, x2, x3, k0, k1);
-        FI_PHILOX_ROUND(x0, x1, x2, x3, k0 + 1u * FI_PHILOX_W0, k1 + 1u * FI_PHILOX_W1);
-        FI_PHILOX_ROUND(x0, x1, x2, x3, k0 + 2u * FI_PHILOX_W0, k1 + 2u * FI_PHILOX_W1);
-        FI_PHILOX_ROUND(x0, x1, x2, x3, k0 + 3u * FI_PHILOX_W0, k1 + 3u * FI_PHILOX_W1);
-        FI_PHILOX_ROUND(x0, x1, x2, x3, k0 + 4u * FI_PHILOX_W0, k1 + 4u * FI_PHILOX_W1);
-        FI_PHILOX_ROUND(x0, x1, x2, x3, k0 + 5u * FI_PHILOX_W0, k1 + 5u * FI_PHILOX_W1);
-        FI_PHILOX_ROUND(x0, x1, x2, x3, k0 + 6u * FI_PHILOX_W0, k1 + 6u * FI_PHILOX_W1);
-        FI_PHILOX_ROUND(x0, x1, x2, x3, k0 + 7u * FI_PHILOX_W0, k1 + 7u * FI_PHILOX_W1);
-        FI_PHILOX_ROUND(x0, x1, x2, x3, k0 + 8u * FI_PHILOX_W0, k1 + 8u * FI_PHILOX_W1);
-        FI_PHILOX_ROUND(x0, x1, x2, x3, k0 + 9u * FI_PHILOX_W0, k1 + 9u * FI_PHILOX_W1);
+        uint64_t b = b0 + i;
+        uint32_t x0 = (uint32_t)b, x1 = (uint32_t)(b >> 32), x2 = s0, x3 = s1;
+        FI_PHILOX10_P(uint64_t, FI_PHILOX_MUL_SCALAR, FI_KEY0_, FI_KEY1_, x0, x1, x2, x3);
         w[4 * i + 0] = x0;
         w[4 * i + 1] = x1;
         w[4 * i + 2] = x2;
         w[4 * i + 3] = x3;
     }
+#undef FI_KEY0_
+#undef FI_KEY1_
 }
 
 #endif
