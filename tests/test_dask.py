@@ -23,11 +23,16 @@ import fastinit.io as fio
 @pytest.fixture(scope="module")
 def client():
     # Two worker processes, one thread each: blocks really are filled in other
-    # processes, from their global location only.
+    # processes, from their global location only.  The nanny writes its
+    # pre-spawn-environ (OMP_NUM_THREADS=1, ...) into os.environ for good; restore it
+    # so later tests in this session see the environment they started with.
+    saved_environ = dict(os.environ)
     with LocalCluster(processes=True, n_workers=2, threads_per_worker=1, dashboard_address=None,
                       worker_dashboard_address=None, silence_logs=40) as cluster, \
             Client(cluster) as c:
         yield c
+    os.environ.clear()
+    os.environ.update(saved_environ)
 
 
 def _bits(a):
