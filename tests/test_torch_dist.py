@@ -77,27 +77,32 @@ def _check_fill_shard(rank, world):
                     assert _same_bits(gathered, whole), (shape, dim, style, init)
 
 
+DTENSOR_FILLS = [("normal_", torch.float32, (0.0, 0.02)),
+                 ("kaiming_uniform_", torch.bfloat16, (math.sqrt(5),)),
+                 ("trunc_normal_", torch.float64, (0.0, 1.0, -1.0, 0.5))]
+
+
 def _check_dtensors(rank, world):
     from torch.distributed.device_mesh import init_device_mesh
     from torch.distributed.tensor import Replicate, Shard
     import torch.distributed.tensor as dtensor
 
-    meshes = [(init_device_mesh("cpu", (world,)), [[Shard(0)], [Shard(1)], [Replicate()]])]
+    flat = init_device_mesh("cpu", (world,))
+    cases = [(flat, [Shard(0)], (16, 12)), (flat, [Shard(0)], (13, 10)),
+             (flat, [Shard(1)], (16, 12)), (flat, [Shard(1)], (13, 10)),
+             (flat, [Replicate()], (13, 10))]
     if world == 4:
-        meshes.append((init_device_mesh("cpu", (2, 2), mesh_dim_names=("dp", "tp")),
-                       [[Shard(0), Shard(1)], [Shard(1), Shard(0)], [Replicate(), Shard(1)],
-                        [Shard(0), Shard(0)]]))
-    for mesh, placement_sets in meshes:
-        for shape in [(16, 12), (13, 10)]:
-            for placements in placement_sets:
-                for name, dtype, args in [("normal_", torch.float32, (0.0, 0.02)),
-                                          ("kaiming_uniform_", torch.bfloat16, (math.sqrt(5),)),
-                                          ("trunc_normal_", torch.float64, (0.0, 1.0, -1.0, 0.5))]:
-                    t = dtensor.empty(shape, dtype=dtype, device_mesh=mesh, placements=placements)
-                    out = getattr(finit, name)(t, *args, seed=5, stream="w")
-                    assert out is t
-                    whole = getattr(finit, name)(torch.empty(shape, dtype=dtype), *args, seed=5, stream="w")
-                    assert _same_bits(t.full_tensor(), whole), (shape, placements, name)
+        grid = init_device_mesh("cpu", (2, 2), mesh_dim_names=("dp", "tp"))
+        cases += [(grid, [Shard(0), Shard(1)], (13, 10)), (grid, [Shard(1), Shard(0)], (16, 12)),
+                  (grid, [Replicate(), Shard(1)], (13, 10))]
+    for i, (mesh, placements, shape) in enumerate(cases):
+        # Cycle through the fills: a DTensor gather per case is the expensive part.
+        name, dtype, args = DTENSOR_FILLS[i % len(DTENSOR_FILLS)]
+        t = dtensor.empty(shape, dtype=dtype, device_mesh=mesh, placements=placements)
+        out = getattr(finit, name)(t, *args, seed=5, stream="w")
+        assert out is t
+        whole = getattr(finit, name)(torch.empty(shape, dtype=dtype), *args, seed=5, stream="w")
+        assert _same_bits(t.full_tensor(), whole), (shape, placements, name)
 
 
 def _check_init_module_on_dtensor_parameters(rank, world):
