@@ -1122,12 +1122,13 @@ def lsuv_(module, batch, tol=0.1, max_iter=10, *, seed=None, generator=None, lay
 
     if layers is None:
         layers = (torch.nn.Linear, _ConvNd)
-    layer_types = tuple(x for x in layers if isinstance(x, type)) if isinstance(layers, (list, tuple)) else (
-        (layers,) if isinstance(layers, type) else ())
-    layer_objs = {id(x) for x in (layers if isinstance(layers, (list, tuple)) else (layers,))
-                  if isinstance(x, torch.nn.Module)}
+    elif isinstance(layers, (type, torch.nn.Module)):
+        layers = (layers,)
+    layers = tuple(layers)
+    layer_types = tuple(x for x in layers if isinstance(x, type))
+    layer_ids = {id(x) for x in layers if isinstance(x, torch.nn.Module)}
     targets = [(name, m) for name, m in module.named_modules()
-               if (isinstance(m, layer_types) or id(m) in layer_objs)
+               if (isinstance(m, layer_types) or id(m) in layer_ids)
                and isinstance(getattr(m, "weight", None), torch.Tensor)]
     if not targets:
         raise ValueError("lsuv_ found no layer to initialize: the module has no Linear or Conv layer "

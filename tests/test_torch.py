@@ -819,3 +819,18 @@ def test_lsuv_reports_problems():
     dead = nn.Sequential(nn.Linear(4, 4))
     with pytest.warns(UserWarning, match="ends with output variance 0"):
         finit.lsuv_(dead, torch.zeros(8, 4), seed=0, max_iter=3)
+
+
+def test_lsuv_scales_the_named_orthogonal_init_of_the_chosen_layers():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(12, 20), nn.ReLU(), nn.Linear(20, 6))
+    x = torch.randn(300, 12) * 3
+    untouched = net[2].weight.detach().clone()
+    finit.lsuv_(net, x, seed=9, layers=[net[0]], zero_bias=False)
+    assert torch.equal(net[2].weight, untouched)
+    q = torch.from_numpy(fastinit.orthogonal((20, 12), seed=9, stream="0.weight"))
+    w = net[0].weight.detach()
+    scale = float((w * q).sum() / (q * q).sum())
+    assert scale > 0
+    torch.testing.assert_close(w, scale * q, rtol=1e-5, atol=1e-6)
+    assert abs(_layer_output_variances(net, x)["0"] - 1) < 0.1
