@@ -35,7 +35,8 @@ def plot_propagation(results, path=None, *, title=None):
     finite = finite[np.isfinite(finite) & (finite > 0)]
     lo = max(_FLOOR, float(finite.min()) if finite.size else 1e-3)
     hi = float(finite.max()) if finite.size else 1e3
-    lo_edge, hi_edge = 10 ** math.floor(math.log10(lo) - 0.3), 10 ** math.ceil(math.log10(hi) + 0.3)
+    lo_edge = 10.0 ** math.floor(math.log10(lo) - 0.3)
+    hi_edge = 10.0 ** math.ceil(math.log10(hi) + 0.3)
     lo_edge, hi_edge = min(lo_edge, 1e-2), max(hi_edge, 1e1)
 
     for i, r in enumerate(results):
@@ -55,8 +56,10 @@ def plot_propagation(results, path=None, *, title=None):
             if bad.any():  # underflow (0) at the bottom edge, overflow (inf/nan) at the top
                 zero = bad & (values == 0)
                 over = bad & ~zero
-                ax.plot(xs[zero], np.full(zero.sum(), lo_edge), "v", color=color, ms=5, clip_on=False)
-                ax.plot(xs[over], np.full(over.sum(), hi_edge), "^", color=color, ms=5, clip_on=False)
+                for mask, edge, marker in ((zero, lo_edge, "v"), (over, hi_edge, "^")):
+                    if mask.any():  # (an empty unclipped line breaks constrained layout)
+                        ax.plot(xs[mask], np.full(mask.sum(), edge), marker, color=color, ms=5,
+                                clip_on=False)
 
     for ax in (ax_f, ax_b):
         ax.set_yscale("log")
@@ -69,8 +72,13 @@ def plot_propagation(results, path=None, *, title=None):
         ax.set_xlabel("layer n (0 = network input)")
     ax_f.set_ylabel("std (log scale)")
     ax_f.set_title("forward: std of the activations h_n")
-    ax_b.set_title("backward: std of the gradients dL/dh_n (from n = depth down)")
-    ax_f.legend(loc="best", fontsize=8, framealpha=0.9)
+    ax_b.set_title("backward: std of the gradients dL/dh_n")
+    handles, labels = ax_f.get_legend_handles_labels()
+    ncol = 1 if max(len(t) for t in labels) > 45 else min(3, len(labels))
+    try:  # below both panels (matplotlib >= 3.7 places it outside with constrained layout)
+        fig.legend(handles, labels, loc="outside lower center", ncol=ncol, fontsize=9, frameon=False)
+    except ValueError:
+        ax_f.legend(handles, labels, loc="best", fontsize=8, framealpha=0.9)
     if title is None:
         kind = "1-D conv" if first.kind == "conv" else "fully connected"
         title = (f"Signal propagation: {first.depth}-layer {kind} {first.activation} network, "

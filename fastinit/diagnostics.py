@@ -37,7 +37,9 @@ Both are over every element (batch, positions and units) in float64.  The
 signal *vanishes* when its end-to-end std ratio (last layer against the input
 for forward, the network input against the output gradient for backward) falls
 below ``1 / tolerance``, and *explodes* above ``tolerance`` or when it overflows
-(default ``tolerance=10``: an order of magnitude).
+(default ``tolerance=10``: an order of magnitude).  When the forward pass
+overflows, the derivatives at inf/nan mean nothing, so ``backward_std`` is all
+nan (unknown) and counts as exploding too.
 
 Activations: ``linear``, ``relu``, ``leaky_relu`` (``negative_slope`` 0.01 as in
 PyTorch, or ``"leaky_relu:0.2"``), ``tanh``, ``sigmoid``, ``selu``, and ``gelu`` in
@@ -583,7 +585,13 @@ def signal_propagation(init, activation, depth, width, *, batch=256, seed=0, kin
         del h
         g = _api.normal(shape, seed=seed, stream=GRAD_STREAM, dtype=dt.name)
         output_grad_std = _std(g)
-        for layer in reversed(range(depth)):
+        if not np.all(np.isfinite(forward_std)):
+            # The forward pass overflowed: the derivatives at inf/nan are meaningless, so
+            # the backward statistics are unknown (nan, which counts as exploding).
+            backward_std[:] = math.nan
+            weights.clear()
+            derivs.clear()
+        for layer in reversed(range(len(weights))):
             w, d = weights.pop(), derivs.pop()
             delta = g if d is None else g * d
             g = delta @ w.T if kind == "dense" else _conv_backward(delta, w, padding)
@@ -606,7 +614,7 @@ class Recommendation:
 
     ``spec`` is a fastinit initializer spec (usable by `signal_propagation` and the
     ``propagate`` command); ``torch`` and ``jax`` show the equivalent calls.
-    ``unit_gain`` is ``1 / sqrt(E[phi(z)^2])`` for ``z ~ N(0, 1)`` (Gauss-Hermite
+    ``unit_gain`` is ``1 / sqrt(E[phi(z)^2])`` for ``z ~ N(0, 1)`` (Gauss-Legendre
     quadrature): with ``Var(W) = unit_gain^2 / fan_in`` a unit-variance
     pre-activation keeps unit variance in the wide limit.  It is the standard gain
     for relu (sqrt(2)), leaky_relu, selu (1) and linear (1); for the others it is
@@ -629,10 +637,14 @@ class Recommendation:
 
 
 def _unit_gain(fn):
-    """1 / sqrt(E[phi(z)^2]) for z ~ N(0, 1), by Gauss-Hermite quadrature: with
+    """1 / sqrt(E[phi(z)^2]) for z ~ N(0, 1), by quadrature: with
     Var(W) = gain^2 / fan_in, a unit-variance pre-activation stays unit variance."""
-    x, w = np.polynomial.hermite_e.hermegauss(161)  # weight exp(-x^2/2)
-    second_moment = float(np.sum(w * fn(x)[0] ** 2) / np.sum(w))
+    # Gauss-Legendre on each half-line separately: the activations have a kink at 0
+    # at most, so each piece is smooth and the sum is accurate to ~1e-13.
+    t, w = np.polynomial.legendre.leggauss(200)
+    x = 7.0 * (t + 1.0)  # [0, 14]: the Gaussian tail beyond 14 is below 1e-40
+    w = 7.0 * w * np.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
+    second_moment = sum(float(np.sum(w * fn(sign * x)[0] ** 2)) for sign in (1.0, -1.0))
     return 1.0 / math.sqrt(second_moment)
 
 
