@@ -956,6 +956,10 @@ def init_module(module, seed, *, prefix="", threads=None):
         if is_lazy(tensor) or tensor.numel() == 0:
             return
         name = name_of(tensor)
+        if name is None:
+            # Not a parameter or buffer: a value computed on access (torch.nn.utils.
+            # parametrize); writing it would not reach the module.  Reported below.
+            return
         _apply(tensor, kind, params, seed=seed, stream=name, threads=threads_v)
         touched.add(name)
 

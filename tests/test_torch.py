@@ -834,3 +834,13 @@ def test_lsuv_scales_the_named_orthogonal_init_of_the_chosen_layers():
     assert scale > 0
     torch.testing.assert_close(w, scale * q, rtol=1e-5, atol=1e-6)
     assert abs(_layer_output_variances(net, x)["0"] - 1) < 0.1
+
+
+def test_init_module_reports_parametrized_weights_it_cannot_reach():
+    from torch.nn.utils.parametrizations import weight_norm
+
+    net = nn.Sequential(weight_norm(nn.Linear(4, 3)))
+    with pytest.warns(UserWarning, match=r"2 parameter\(s\).*0\.parametrizations\.weight\.original0"):
+        finit.init_module(net, seed=0)
+    bound = 1 / math.sqrt(4)
+    assert_same_bits(net[0].bias, fastinit.uniform(3, -bound, bound, seed=0, stream="0.bias"))
