@@ -23,8 +23,16 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import time
+
+try:
+    import fastinit  # noqa: F401
+except ImportError:  # run from a source checkout without installing: use the checkout
+    _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if os.path.isdir(os.path.join(_ROOT, "fastinit")):
+        sys.path.insert(0, _ROOT)
 
 
 def load_digits_tensors(seed):
@@ -62,14 +70,15 @@ def build_mlp(depth, width, in_features=64, classes=10):
 def _initializers():
     """(kaiming_normal_, xavier_normal_, source): fastinit.torch when installed,
     else NumPy fills from fastinit copied into the tensor (the same values)."""
-    try:
-        from fastinit.torch import kaiming_normal_, xavier_normal_
-        return kaiming_normal_, xavier_normal_, "fastinit.torch"
-    except ImportError:
-        pass
     import torch
 
     import fastinit
+
+    try:
+        from fastinit.torch import kaiming_normal_, xavier_normal_
+        return kaiming_normal_, xavier_normal_, "fastinit.torch"
+    except ImportError:  # an older fastinit without the PyTorch module
+        pass
 
     def copy_in(tensor, std, seed, stream):
         values = fastinit.normal(tuple(tensor.shape), std=std, seed=seed, stream=stream)

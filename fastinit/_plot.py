@@ -28,7 +28,7 @@ def plot_propagation(results, path=None, *, title=None):
     fig = Figure(figsize=(11, 4.6), dpi=110, layout="constrained")
     FigureCanvasAgg(fig)
     ax_f, ax_b = fig.subplots(1, 2, sharey=True)
-    colors = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
+    colors = ["#1f77b4", "#d62728", "#ff7f0e", "#9467bd", "#8c564b", "#17becf", "#e377c2", "#7f7f7f"]
 
     finite = np.concatenate([np.concatenate([r.forward_std, r.backward_std,
                                              [r.input_std, r.output_grad_std]]) for r in results])
@@ -66,8 +66,8 @@ def plot_propagation(results, path=None, *, title=None):
         ax.set_ylim(lo_edge, hi_edge)
         ax.set_xlim(0, first.depth)
         ax.axhline(1.0, color="0.6", lw=0.8, ls=":")
-        ax.axhspan(lo_edge, 1.0 / first.tolerance, color="#1f77b4", alpha=0.05, lw=0)
-        ax.axhspan(first.tolerance, hi_edge, color="#d62728", alpha=0.05, lw=0)
+        # the healthy band: within `tolerance` of the starting std
+        ax.axhspan(1.0 / first.tolerance, first.tolerance, color="#2ca02c", alpha=0.08, lw=0)
         ax.grid(True, which="major", alpha=0.3)
         ax.set_xlabel("layer n (0 = network input)")
     ax_f.set_ylabel("std (log scale)")
@@ -82,7 +82,7 @@ def plot_propagation(results, path=None, *, title=None):
     if title is None:
         kind = "1-D conv" if first.kind == "conv" else "fully connected"
         title = (f"Signal propagation: {first.depth}-layer {kind} {first.activation} network, "
-                 f"width {first.width}, batch {first.batch}")
+                 f"width {first.width}, batch {first.batch} (shaded: within {first.tolerance:g}x of the start)")
     fig.suptitle(title, fontsize=12)
     if path is not None:
         fig.savefig(path)

@@ -90,7 +90,7 @@ _GELU_K = 0.044715
 _JAX_LAYOUT_PREFIXES = ("he_", "glorot_", "lecun_", "variance_scaling", "delta_orthogonal", "identity")
 # Core fills: a bare value after the colon is their scale, not their first argument.
 _CORE_SCALE = {"normal": "std", "trunc_normal": "std", "uniform": "bound"}
-# Activations (pre-activation) stored for the backward pass above this many bytes: refuse.
+# Weights and activation derivatives kept for the backward pass above this many bytes: refuse.
 _MAX_STORED_BYTES = 4 << 30
 
 
@@ -310,7 +310,9 @@ def _weight(draw, layout, kind, width, kernel_size, seed, stream, dtype):
     w = w.astype(dtype, copy=False)
     if layout == "torch":  # (out, in[, k]) -> (in, out) / (k, in, out)
         w = w.T
-    return np.ascontiguousarray(w)
+    # A transposed 2-D view goes to BLAS as is (a transpose flag, no copy); conv taps
+    # w[j] must each be contiguous.
+    return w if kind == "dense" else np.ascontiguousarray(w)
 
 
 # ------------------------------------------------------------------- layers ----
@@ -560,10 +562,11 @@ def signal_propagation(init, activation, depth, width, *, batch=256, seed=0, kin
 
     shape = (batch, width) if kind == "dense" else (batch, length, width)
     elements = math.prod(shape)
-    stored = elements * depth * dt.itemsize * (0 if act_name == "linear" else 1)
+    per_weight = width * width * (kernel_size if kind == "conv" else 1)
+    stored = depth * dt.itemsize * (per_weight + (0 if act_name == "linear" else elements))
     if stored > _MAX_STORED_BYTES:
-        raise ValueError(f"this network would keep {stored / 2**30:.1f} GiB of activations for the "
-                         "backward pass: reduce depth, width, batch or length")
+        raise ValueError(f"this network would keep {stored / 2**30:.1f} GiB of weights and activations "
+                         "for the backward pass: reduce depth, width, batch or length")
     label, draw, lay = _resolve_init(init, layout, dt)
 
     forward_std = np.empty(depth)
