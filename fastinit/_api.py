@@ -9,6 +9,7 @@ import hashlib
 import math
 import numbers
 import operator
+import sys
 
 import numpy as np
 
@@ -228,8 +229,17 @@ def _fill(dist, params, shape, *, seed, stream, dtype, out, region, threads):
     dcode = _core.DIST_CODES[dist]
     _core.check(dcode, _dtype_code(dt), params)  # parameter errors before any allocation
     if out is None:
-        out = np.empty(lens, dtype=dt)
+        out = _empty(lens, dt)
     return _core.fill(dcode, _dtype_code(dt), params, seed_v, stream_v, dims, starts, out, nthreads)
+
+
+def _empty(lens, dt):
+    """np.empty, with a MemoryError (not NumPy's ValueError) for byte counts beyond intp."""
+    nbytes = math.prod(lens) * dt.itemsize
+    if nbytes > sys.maxsize:
+        raise MemoryError(f"an array of shape {tuple(lens)} and dtype {dt} needs {nbytes} bytes, more "
+                          "than any address space: pass region= (or out=) for a part, or a smaller shape")
+    return np.empty(lens, dtype=dt)
 
 
 _COMMON_DOC = """
@@ -353,9 +363,9 @@ def random_raw(n, *, seed, stream=0, start=0):
     start = _as_int("start", start, 0, _U64)
     if start + n > _U64:
         raise ValueError("start + n must be <= 2**64 (the stream has 2**64 words)")
-    if n >= 1 << 61:  # n * 4 bytes would not fit a signed 64-bit size
-        raise ValueError(f"random_raw(n={n}) needs {4 * n} bytes, more than any address space: "
-                         "ask for fewer words per call")
+    if 4 * n > sys.maxsize:
+        raise MemoryError(f"random_raw(n={n}) needs {4 * n} bytes, more than any address space: "
+                          "ask for fewer words per call")
     return _core.random_raw(n, _seed(seed), stream_id(stream), start)
 
 
