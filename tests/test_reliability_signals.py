@@ -64,9 +64,22 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("kind, dtype, threads, n", CASES, ids=[f"{c[0]}-{c[1]}-t{c[2]}" for c in CASES])
-def test_sigint_stops_a_long_fill_quickly(kind, dtype, threads, n):
+SCALAR_WORST = pytest.param(
+    "trunc_normal", "float64", "1", 200 << 20, "scalar", id="scalar-trunc_normal-float64-t1",
+    marks=pytest.mark.xfail(strict=False, reason=(
+        "portable (scalar) path, slowest kernel, one thread: one CHUNK of 2**23 elements takes "
+        "0.7-1.0 s on this machine, so the 1 s bound is met only sometimes (slower CPUs miss it). "
+        "Fix in _core.pyx: smaller chunks (2**21: at most 0.25 s, overhead < 0.5 %) or chunks "
+        "sized by the kernel's cost")))
+
+
+@pytest.mark.parametrize("kind, dtype, threads, n, simd",
+                         [c + ("",) for c in CASES] + [SCALAR_WORST],
+                         ids=[f"{c[0]}-{c[1]}-t{c[2]}" for c in CASES] + ["scalar-trunc_normal-float64-t1"])
+def test_sigint_stops_a_long_fill_quickly(kind, dtype, threads, n, simd):
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    if simd:
+        env["FASTINIT_SIMD"] = simd
     proc = subprocess.Popen([sys.executable, "-c", CHILD, kind, dtype, threads, str(n)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
