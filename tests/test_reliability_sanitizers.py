@@ -51,6 +51,7 @@ def test_kernels_under_asan_and_ubsan(tmp_path):
     assert paths == [n for n in _core.ISA_NAMES if _core.isa_supported(n)]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("make") is None or shutil.which("cc") is None,
                     reason="needs make and a C compiler")
 def test_kernels_without_openmp(tmp_path):
