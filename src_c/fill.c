@@ -6,6 +6,7 @@
  * logical tensor, split statically over threads.  No global mutable state: the
  * instruction set and thread count travel with each call.
  */
+#include <fenv.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,31 @@
 #include "fastinit.h"
 #include "kernels.h"
 #include "philox.h"
+
+/* ------------------------------------------------------ FP environment ---- *
+ * No value may depend on the caller's floating-point environment: a rounding mode
+ * set with fesetround, or flush-to-zero / denormals-are-zero set by another library
+ * (torch.set_flush_denormal, code built with -ffast-math).  Every entry point that
+ * computes runs its work under the default environment (round to nearest, no FTZ/DAZ)
+ * and restores the caller's afterwards, in every thread; its exception flags are
+ * restored too, so nothing leaks either way.  The work itself sits in separate
+ * non-inlined functions so that no floating-point operation can be moved across the
+ * switch.  Cost: a few hundred cycles per call and per thread.                     */
+#if defined(__GNUC__) || defined(__clang__)
+#define FI_NOINLINE __attribute__((noinline))
+#elif defined(_MSC_VER)
+#define FI_NOINLINE __declspec(noinline)
+#else
+#define FI_NOINLINE
+#endif
+
+static void fpenv_enter(fenv_t *saved)
+{
+    fegetenv(saved);
+    fesetenv(FE_DFL_ENV);
+}
+
+static void fpenv_leave(const fenv_t *saved) { fesetenv(saved); }
 
 /* ------------------------------------------------------------------ facts ---- */
 size_t fi_dtype_size(int dtype) { return dtype == FI_F64 ? 8 : dtype == FI_F32 ? 4 : 2; }
@@ -193,7 +219,7 @@ static uint64_t dt_bits(double v, int dt)
 /* largest |z| a sampler can return: sqrt(-2 ln 2^-54) for 64-bit words */
 #define FI_ZMAX 8.7
 
-int fi_prepare(const fi_spec *spec, int isa, fi_plan *pl, const char **err)
+static FI_NOINLINE int prepare(const fi_spec *spec, int isa, fi_plan *pl, const char **err)
 {
     memset(pl, 0, sizeof *pl);
     if (spec->dtype < 0 || spec->dtype >= FI_NDTYPE) FAIL("unknown dtype code");
@@ -292,10 +318,27 @@ int fi_prepare(const fi_spec *spec, int isa, fi_plan *pl, const char **err)
     FAIL("unknown distribution code");
 }
 
+int fi_prepare(const fi_spec *spec, int isa, fi_plan *pl, const char **err)
+{
+    fenv_t env;
+    fpenv_enter(&env);
+    int rc = prepare(spec, isa, pl, err);
+    fpenv_leave(&env);
+    return rc;
+}
+
 /* ------------------------------------------------------------------ serial ---- */
-void fi_fill_serial(const fi_plan *plan, uint64_t start, uint64_t n, void *out)
+static void fill_serial(const fi_plan *plan, uint64_t start, uint64_t n, void *out)
 {
     kernels_for(plan->isa)->fill(plan, start, n, out);
+}
+
+void fi_fill_serial(const fi_plan *plan, uint64_t start, uint64_t n, void *out)
+{
+    fenv_t env;
+    fpenv_enter(&env);
+    fill_serial(plan, start, n, out); /* an indirect call: nothing moves across it */
+    fpenv_leave(&env);
 }
 
 /* Words at and above 2^64 - FI_RAW_TOP are computed block by block here: the kernels
@@ -331,7 +374,7 @@ typedef struct {
 #define SCATTER 1024 /* elements staged at a time for a strided innermost dimension */
 
 /* elements [b, e) of the region, in C order */
-static void walk_range(const fi_plan *plan, const walk_t *w, uint64_t b, uint64_t e)
+static FI_NOINLINE void walk_range(const fi_plan *plan, const walk_t *w, uint64_t b, uint64_t e)
 {
     const int nd = w->nd;
     const size_t isz = fi_dtype_size(plan->dtype);
@@ -352,7 +395,7 @@ static void walk_range(const fi_plan *plan, const walk_t *w, uint64_t b, uint64_
         }
         const int64_t os = w->ostride[nd - 1];
         if (os == (int64_t)isz) {
-            fi_fill_serial(plan, lin, run, o);
+            fill_serial(plan, lin, run, o);
         } else {
             union {
                 double d[SCATTER];
@@ -360,7 +403,7 @@ static void walk_range(const fi_plan *plan, const walk_t *w, uint64_t b, uint64_
             } buf;
             for (uint64_t done = 0; done < run; done += SCATTER) {
                 uint64_t c = run - done < SCATTER ? run - done : SCATTER;
-                fi_fill_serial(plan, lin + done, c, &buf);
+                fill_serial(plan, lin + done, c, &buf);
                 const char *src = (const char *)&buf;
                 char *dst = o + (int64_t)done * os;
                 for (uint64_t i = 0; i < c; i++) memcpy(dst + (int64_t)i * os, src + i * isz, isz);
@@ -431,11 +474,17 @@ int fi_fill_region(const fi_plan *plan, const fi_region *reg, uint64_t begin, ui
             uint64_t hi = t == nt - 1 ? end : begin + (total / nt) * (uint64_t)(t + 1);
             lo = t == 0 ? begin : lo - lo % PAR_ALIGN;
             hi = t == nt - 1 ? end : hi - hi % PAR_ALIGN;
+            fenv_t env; /* each worker thread has its own environment */
+            fpenv_enter(&env);
             walk_range(plan, &w, lo, hi);
+            fpenv_leave(&env);
         }
         return 0;
     }
 #endif
+    fenv_t env;
+    fpenv_enter(&env);
     walk_range(plan, &w, begin, end);
+    fpenv_leave(&env);
     return 0;
 }

@@ -220,14 +220,17 @@ def test_near_the_end_of_the_index_space():
 
 def test_chunked_calls_are_seamless():
     """Fills longer than the extension's GIL-free chunk are cut into several C calls."""
-    n = _core.CHUNK + 777
+    c = _core.chunk_elements(_core.DIST_CODES["uniform"], 2)
+    n = c + 777
     x = fastinit.uniform(n, seed=3, threads=2)
-    for a, b in [(0, 1000), (_core.CHUNK - 500, _core.CHUNK + 700), (n - 10, n)]:
+    for a, b in [(0, 1000), (c - 500, c + 700), (n - 10, n)]:
         assert_same_bits(x[a:b], fastinit.uniform(n, seed=3, region=np.s_[a:b]))
-    y = fastinit.normal((2, n // 2 + 1), seed=3, threads=2, dtype="bfloat16")
-    k = n // 2 + 1
-    assert_same_bits(y[1, k - 5000:], fastinit.normal((2 * k,), seed=3, dtype="bfloat16",
-                                                      region=np.s_[2 * k - 5000:]))
+    c = _core.chunk_elements(_core.DIST_CODES["normal"], 1)
+    k = c + 555  # rows of a 2-D region: chunk boundaries fall mid-row
+    y = fastinit.normal((3, k), seed=3, threads=1, dtype="bfloat16", region=np.s_[1:3, :])
+    for a, b in [(c - 9, c + 9), (2 * c - 300, 2 * c + 5)]:
+        flat = fastinit.normal((3 * k,), seed=3, dtype="bfloat16", region=np.s_[k + a:k + b])
+        assert_same_bits(y.ravel()[a:b], flat)
 
 
 def test_seed_and_stream_change_everything():
