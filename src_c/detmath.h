@@ -29,6 +29,7 @@ static inline double fi_u2d(uint64_t u) { double x; memcpy(&x, &u, 8); return x;
 
 /* ------------------------------------------- scalar lanes for detmath_lanes.h ---- */
 #define FI_LN(name) fi_##name
+#define FI_LINLINE static inline
 #define FI_F float
 #define FI_I int32_t
 #define FI_U uint32_t
@@ -80,6 +81,7 @@ static inline double fi_u2d(uint64_t u) { double x; memcpy(&x, &u, 8); return x;
 
 /* forget the scalar lanes: the SIMD kernel units define their own */
 #undef FI_LN
+#undef FI_LINLINE
 #undef FI_F
 #undef FI_I
 #undef FI_U
@@ -127,16 +129,13 @@ static inline double fi_u2d(uint64_t u) { double x; memcpy(&x, &u, 8); return x;
 #undef D_MAXL
 #undef D_ALL
 
-/* Q^{-1}(p) = Phi^{-1}(1 - p) for p in (0, 0.5 + tiny]: the three AS241 pieces of
+/* Q^{-1}(p) = Phi^{-1}(1 - p) for p in (0, 0.5 + tiny]: the AS241 pieces of
  * detmath_lanes.h put together (one division per value). */
 static inline double fi_qinv_d(double p)
 {
-    double q = 0.5 - p; /* >= 0 up to rounding */
-    if (q <= 0.425) {
-        double rc = fma(-q, q, 0.180625);
-        return fi_qinv_central_num(q, rc) / fi_qinv_central_den(rc);
-    }
-    return fi_qinv_tail(p);
+    int central;
+    double z = fi_qinv_central(p, &central);
+    return central ? z : fi_qinv_tail(p);
 }
 
 /* float32 -> float16 / bfloat16 bits, round to nearest even (no NaN inputs) */

@@ -10,6 +10,7 @@
  *
  * The includer defines, before including:
  *   FI_LN(name)       the function name for this lane type
+ *   FI_LINLINE        how to declare the functions (static inline, forced for SIMD)
  *   FI_F, FI_I, FI_U  float / int32 / uint32 lanes (same lane count);   FI_MF  their mask
  *   FI_D, FI_L, FI_UL double / int64 / uint64 lanes (same lane count);  FI_MD  their mask
  *   per family (F = float family, D = double family; X is F or D):
@@ -33,10 +34,10 @@
 /* ------------------------------------------------------ exact conversions ---- */
 /* integer 0 <= m < 2^52 -> double, exactly, without a 64-bit integer conversion
  * instruction (AVX2 has none): place m in the mantissa of 2^52 */
-static inline FI_D FI_LN(u52_to_d)(FI_UL m) { return D_AS_D(m | 0x4330000000000000ull) - 0x1p52; }
+FI_LINLINE FI_D FI_LN(u52_to_d)(FI_UL m) { return D_AS_D(m | 0x4330000000000000ull) - 0x1p52; }
 
 /* signed |j| < 2^51 -> double, exactly (the same trick around 1.5 * 2^52) */
-static inline FI_D FI_LN(s51_to_d)(FI_L j)
+FI_LINLINE FI_D FI_LN(s51_to_d)(FI_L j)
 {
     return D_AS_D(D_AS_UL(j) + 0x4338000000000000ull) - 0x1.8p52;
 }
@@ -45,7 +46,7 @@ static inline FI_D FI_LN(s51_to_d)(FI_L j)
  * ln(1 + f) for f in [1/sqrt(2) - 1, sqrt(2) - 1] through s = f / (2 + f), |s| <= 0.1716:
  * ln(1 + f) = 2 atanh(s) = 2s + s^3 (2/3 + 2/5 s^2 + 2/7 s^4 + ...).
  * The series is truncated where the next term is below half an ulp. */
-static inline FI_F FI_LN(log1p_red_f)(FI_F f)
+FI_LINLINE FI_F FI_LN(log1p_red_f)(FI_F f)
 {
     FI_F s = f / (2.0f + f);
     FI_F s2 = s * s;
@@ -58,7 +59,7 @@ static inline FI_F FI_LN(log1p_red_f)(FI_F f)
     return F_FMA(s * s2, p, 2.0f * s);
 }
 
-static inline FI_D FI_LN(log1p_red_d)(FI_D f)
+FI_LINLINE FI_D FI_LN(log1p_red_d)(FI_D f)
 {
     FI_D s = f / (2.0 + f);
     FI_D s2 = s * s;
@@ -78,7 +79,7 @@ static inline FI_D FI_LN(log1p_red_d)(FI_D f)
 }
 
 /* Split a positive normal x into x = 2^e (1 + f) with 1 + f in [1/sqrt2, sqrt2). */
-static inline FI_F FI_LN(logsplit_f)(FI_F x, FI_F *e_out)
+FI_LINLINE FI_F FI_LN(logsplit_f)(FI_F x, FI_F *e_out)
 {
     FI_U b = F_AS_U(x);
     FI_I e = F_AS_I(b >> 23) - 127;
@@ -90,7 +91,7 @@ static inline FI_F FI_LN(logsplit_f)(FI_F x, FI_F *e_out)
     return m - 1.0f; /* exact (Sterbenz) */
 }
 
-static inline FI_D FI_LN(logsplit_d)(FI_D x, FI_D *e_out)
+FI_LINLINE FI_D FI_LN(logsplit_d)(FI_D x, FI_D *e_out)
 {
     FI_UL b = D_AS_U(x);
     FI_L e = D_AS_L(b >> 52) - 1023;
@@ -103,7 +104,7 @@ static inline FI_D FI_LN(logsplit_d)(FI_D x, FI_D *e_out)
 }
 
 /* ln(x) for positive normal x (double). */
-static inline FI_D FI_LN(log_d)(FI_D x)
+FI_LINLINE FI_D FI_LN(log_d)(FI_D x)
 {
     FI_D e;
     FI_D f = FI_LN(logsplit_d)(x, &e);
@@ -115,7 +116,7 @@ static inline FI_D FI_LN(log_d)(FI_D x)
  * smaller of x and 1 - x (y = (a' + 0.5) 2^-32, a' = a or ~a, exact up to one
  * rounding), words in the upper half use ln(1 - y), computed from y itself
  * ("from its complement"), so words near 2^32 keep full relative precision. */
-static inline FI_F FI_LN(neglog_u32)(FI_U a)
+FI_LINLINE FI_F FI_LN(neglog_u32)(FI_U a)
 {
     FI_I ai = F_AS_I(a);
     FI_MF upper = F_NEG(ai);                               /* a >= 2^31 */
@@ -132,7 +133,7 @@ static inline FI_F FI_LN(neglog_u32)(FI_U a)
 }
 
 /* The same for the 64-bit form: -ln(((h >> 11) + 0.5) 2^-53), u the 64-bit word. */
-static inline FI_D FI_LN(neglog_u64)(FI_UL u)
+FI_LINLINE FI_D FI_LN(neglog_u64)(FI_UL u)
 {
     FI_UL h = u >> 11;                                     /* 53 bits */
     FI_UL upper = 0 - (h >> 52);
@@ -156,7 +157,7 @@ static inline FI_D FI_LN(neglog_u64)(FI_UL u)
  * |r| <= 1/4), then rotate by the quadrant n mod 4: swap where n is odd, negate
  * (flip the sign bit: exactly -x) cos where n mod 4 is 1 or 2 and sin where it is
  * 2 or 3. */
-static inline void FI_LN(sincospi_f)(FI_I k24, FI_F *c_out, FI_F *s_out)
+FI_LINLINE void FI_LN(sincospi_f)(FI_I k24, FI_F *c_out, FI_F *s_out)
 {
     /* k24 in [-2^23, 2^23): T = k24 2^-23 */
     FI_I n = (k24 + (1 << 21)) >> 22;                      /* round(2T), ties up */
@@ -183,7 +184,7 @@ static inline void FI_LN(sincospi_f)(FI_I k24, FI_F *c_out, FI_F *s_out)
     *s_out = F_AS_F(F_AS_U(s) ^ (F_AS_UI(n & 2) << 30));
 }
 
-static inline void FI_LN(sincospi_d)(FI_L k53, FI_D *c_out, FI_D *s_out)
+FI_LINLINE void FI_LN(sincospi_d)(FI_L k53, FI_D *c_out, FI_D *s_out)
 {
     /* k53 in [-2^52, 2^52): T = k53 2^-52 */
     FI_L n = D_SRA(k53 + ((int64_t)1 << 50), 51);
@@ -229,7 +230,7 @@ static inline void FI_LN(sincospi_d)(FI_L k53, FI_D *c_out, FI_D *s_out)
  *   tail, r <= 5:          nc / dc     with r = sqrt(-ln min(p, 0.075))
  *   tail, r > 5:           ne / de
  * (fi_qinv_d in detmath.h puts them together). */
-static inline FI_D FI_LN(qinv_central_num)(FI_D q, FI_D rc)
+FI_LINLINE FI_D FI_LN(qinv_central_num)(FI_D q, FI_D rc)
 {
     FI_D na = D_C(2509.0809287301226727);
     na = D_FMA(na, rc, D_C(33430.575583588128105));
@@ -242,7 +243,7 @@ static inline FI_D FI_LN(qinv_central_num)(FI_D q, FI_D rc)
     return na * q;
 }
 
-static inline FI_D FI_LN(qinv_central_den)(FI_D rc)
+FI_LINLINE FI_D FI_LN(qinv_central_den)(FI_D rc)
 {
     FI_D da = D_C(5226.4952788528545610);
     da = D_FMA(da, rc, D_C(28729.085735721942674));
@@ -255,13 +256,13 @@ static inline FI_D FI_LN(qinv_central_den)(FI_D rc)
 }
 
 /* r = sqrt(-ln p) for the tail; p is clamped into the tail range so every lane is finite */
-static inline FI_D FI_LN(qinv_tail_r)(FI_D p)
+FI_LINLINE FI_D FI_LN(qinv_tail_r)(FI_D p)
 {
     FI_D pt = D_SEL(D_LT(p, D_C(0.075)), p, D_C(0.075));
     return D_SQRT(-FI_LN(log_d)(pt));
 }
 
-static inline void FI_LN(qinv_mid)(FI_D r, FI_D *num, FI_D *den)
+FI_LINLINE void FI_LN(qinv_mid)(FI_D r, FI_D *num, FI_D *den)
 {
     FI_D rm = r - 1.6;
     FI_D nc = D_C(7.74545014278341407640e-4);
@@ -284,7 +285,7 @@ static inline void FI_LN(qinv_mid)(FI_D r, FI_D *num, FI_D *den)
     *den = dc;
 }
 
-static inline void FI_LN(qinv_far)(FI_D r, FI_D *num, FI_D *den)
+FI_LINLINE void FI_LN(qinv_far)(FI_D r, FI_D *num, FI_D *den)
 {
     FI_D re = r - 5.0;
     FI_D ne = D_C(2.01033439929228813265e-7);
@@ -308,7 +309,7 @@ static inline void FI_LN(qinv_far)(FI_D r, FI_D *num, FI_D *den)
 }
 
 /* Q^{-1}(p) of the tail lanes: (mid or far numerator) / (mid or far denominator) */
-static inline FI_D FI_LN(qinv_tail)(FI_D p)
+FI_LINLINE FI_D FI_LN(qinv_tail)(FI_D p)
 {
     FI_D r = FI_LN(qinv_tail_r)(p);
     FI_D nc, dc, ne, de;
@@ -322,7 +323,7 @@ static inline FI_D FI_LN(qinv_tail)(FI_D p)
  * float32 -> float16 and bfloat16, round to nearest even, in integer arithmetic
  * (identical to the F16C instruction; no NaN inputs occur here).  The results are
  * in the low 16 bits of each 32-bit lane. */
-static inline FI_U FI_LN(f16_bits)(FI_F x)
+FI_LINLINE FI_U FI_LN(f16_bits)(FI_F x)
 {
     FI_U b = F_AS_U(x);
     FI_U sign = (b >> 16) & 0x8000u;
@@ -337,7 +338,7 @@ static inline FI_U FI_LN(f16_bits)(FI_F x)
     return sign | h;
 }
 
-static inline FI_U FI_LN(bf16_bits)(FI_F x)
+FI_LINLINE FI_U FI_LN(bf16_bits)(FI_F x)
 {
     FI_U b = F_AS_U(x);
     return (b + 0x7FFFu + ((b >> 16) & 1u)) >> 16;
@@ -349,7 +350,7 @@ static inline FI_U FI_LN(bf16_bits)(FI_F x)
 
 /* uniform: low + (high - low) U with U = (w >> 8) 2^-24, clamped into [lo, hi], the
  * output dtype's values in [low, high) */
-static inline FI_F FI_LN(uniform_f)(FI_U w, FI_F scale, FI_F low, FI_F lo, FI_F hi)
+FI_LINLINE FI_F FI_LN(uniform_f)(FI_U w, FI_F scale, FI_F low, FI_F lo, FI_F hi)
 {
     FI_F u = F_ITOF(F_AS_I(w >> 8)) * 0x1p-24f;
     FI_F v = F_FMA(scale, u, low);
@@ -357,7 +358,7 @@ static inline FI_F FI_LN(uniform_f)(FI_U w, FI_F scale, FI_F low, FI_F lo, FI_F 
 }
 
 /* 64-bit: U = (u >> 11) 2^-53, built exactly from the 52 low bits and the top bit */
-static inline FI_D FI_LN(uniform_d)(FI_UL w, FI_D scale, FI_D low, FI_D lo, FI_D hi)
+FI_LINLINE FI_D FI_LN(uniform_d)(FI_UL w, FI_D scale, FI_D low, FI_D lo, FI_D hi)
 {
     FI_UL h = w >> 11;
     FI_D u = FI_LN(u52_to_d)(h & 0x000FFFFFFFFFFFFFull) * 0x1p-53 + FI_LN(u52_to_d)(h >> 52) * 0.5;
@@ -366,7 +367,7 @@ static inline FI_D FI_LN(uniform_d)(FI_UL w, FI_D scale, FI_D low, FI_D lo, FI_D
 }
 
 /* normal, Box-Muller on a pair of words: a gives the radius, b the angle */
-static inline void FI_LN(normal_pair_f)(FI_U a, FI_U b, FI_F sd, FI_F mean, FI_F *z0, FI_F *z1)
+FI_LINLINE void FI_LN(normal_pair_f)(FI_U a, FI_U b, FI_F sd, FI_F mean, FI_F *z0, FI_F *z1)
 {
     FI_F radius = F_SQRT(2.0f * FI_LN(neglog_u32)(a));
     FI_F c, s;
@@ -375,7 +376,7 @@ static inline void FI_LN(normal_pair_f)(FI_U a, FI_U b, FI_F sd, FI_F mean, FI_F
     *z1 = F_FMA(sd, radius * s, mean);
 }
 
-static inline void FI_LN(normal_pair_d)(FI_UL a, FI_UL b, FI_D sd, FI_D mean, FI_D *z0, FI_D *z1)
+FI_LINLINE void FI_LN(normal_pair_d)(FI_UL a, FI_UL b, FI_D sd, FI_D mean, FI_D *z0, FI_D *z1)
 {
     FI_D radius = D_SQRT(2.0 * FI_LN(neglog_u64)(a));
     FI_D c, s;
@@ -386,14 +387,14 @@ static inline void FI_LN(normal_pair_d)(FI_UL a, FI_UL b, FI_D sd, FI_D mean, FI
 
 /* truncated normal: U and V = 1 - U, both exact, from a 32-bit word (zero-extended
  * into a 64-bit lane) */
-static inline void FI_LN(trunc_uv_32)(FI_UL w, FI_D *u, FI_D *v)
+FI_LINLINE void FI_LN(trunc_uv_32)(FI_UL w, FI_D *u, FI_D *v)
 {
     *u = (FI_LN(u52_to_d)(w) + 0.5) * 0x1p-32;
     *v = (FI_LN(u52_to_d)(w ^ 0xFFFFFFFFu) + 0.5) * 0x1p-32;
 }
 
 /* ... from a 64-bit word: the smaller of U and 1 - U is exact, the larger rounded */
-static inline void FI_LN(trunc_uv_64)(FI_UL w, FI_D *u, FI_D *v)
+FI_LINLINE void FI_LN(trunc_uv_64)(FI_UL w, FI_D *u, FI_D *v)
 {
     FI_UL h = w >> 11;
     FI_UL upper = 0 - (h >> 52);
@@ -405,25 +406,43 @@ static inline void FI_LN(trunc_uv_64)(FI_UL w, FI_D *u, FI_D *v)
 }
 
 /* z = F^{-1}(U) through whichever tail is smaller: p_lo = Phi(alpha) + U mass = Phi(z),
- * p_hi = Q(beta) + V mass = Q(z); the inverse takes the smaller.  Returns
- * mean + std z in double (the caller rounds to its dtype and clamps). */
-static inline FI_D FI_LN(trunc_x)(FI_D u, FI_D v, FI_D pa, FI_D qb, FI_D mass, FI_D sd, FI_D mean)
+ * p_hi = Q(beta) + V mass = Q(z); the inverse takes p, the smaller (in *lower: the
+ * lower one, so z = -Q^{-1}(p)). */
+FI_LINLINE FI_D FI_LN(trunc_p)(FI_D u, FI_D v, FI_D pa, FI_D qb, FI_D mass, FI_MD *lower)
 {
     FI_D p_lo = D_FMA(u, mass, pa);
     FI_D p_hi = D_FMA(v, mass, qb);
-    FI_MD lower = D_LT(p_lo, p_hi);
-    FI_D p = D_SEL(lower, p_lo, p_hi);
-    /* Q^{-1}(p), AS241: the central rational function, or the tail's where needed */
+    *lower = D_LT(p_lo, p_hi);
+    return D_SEL(*lower, p_lo, p_hi);
+}
+
+/* Q^{-1}(p) by AS241's central rational function; right where q = 0.5 - p <= 0.425,
+ * the lanes set in *central (the others need qinv_tail) */
+FI_LINLINE FI_D FI_LN(qinv_central)(FI_D p, FI_MD *central)
+{
     FI_D q = 0.5 - p; /* >= 0 up to rounding */
     FI_D rc = D_FMA(-q, q, D_C(0.180625));
-    FI_MD central = D_LE(q, D_C(0.425));
-    FI_D z = FI_LN(qinv_central_num)(q, rc) / FI_LN(qinv_central_den)(rc);
+    *central = D_LE(q, D_C(0.425));
+    return FI_LN(qinv_central_num)(q, rc) / FI_LN(qinv_central_den)(rc);
+}
+
+/* mean + std z in double (the caller rounds to its dtype and clamps) */
+FI_LINLINE FI_D FI_LN(trunc_finish)(FI_D z, FI_MD lower, FI_D sd, FI_D mean)
+{
+    return D_FMA(sd, D_SEL(lower, -z, z), mean);
+}
+
+/* the three together, for one lane type */
+FI_LINLINE FI_D FI_LN(trunc_x)(FI_D u, FI_D v, FI_D pa, FI_D qb, FI_D mass, FI_D sd, FI_D mean)
+{
+    FI_MD lower, central;
+    FI_D p = FI_LN(trunc_p)(u, v, pa, qb, mass, &lower);
+    FI_D z = FI_LN(qinv_central)(p, &central);
     if (!D_ALL(central)) z = D_SEL(central, z, FI_LN(qinv_tail)(p));
-    z = D_SEL(lower, -z, z);
-    return D_FMA(sd, z, mean);
+    return FI_LN(trunc_finish)(z, lower, sd, mean);
 }
 
 /* the clamp of a value rounded to float into [lo, hi] */
-static inline FI_F FI_LN(clamp_f)(FI_F x, FI_F lo, FI_F hi) { return F_MAXL(lo, F_MINL(hi, x)); }
-static inline FI_D FI_LN(clamp_d)(FI_D x, FI_D lo, FI_D hi) { return D_MAXL(lo, D_MINL(hi, x)); }
+FI_LINLINE FI_F FI_LN(clamp_f)(FI_F x, FI_F lo, FI_F hi) { return F_MAXL(lo, F_MINL(hi, x)); }
+FI_LINLINE FI_D FI_LN(clamp_d)(FI_D x, FI_D lo, FI_D hi) { return D_MAXL(lo, D_MINL(hi, x)); }
 

@@ -14,6 +14,9 @@
 #include <immintrin.h>
 #include <stdint.h>
 
+/* every lane function is forced inline: out of line, vectors would pass through memory */
+#define FI_VINLINE static inline __attribute__((always_inline))
+
 #if defined(FI_SIMD_AVX512)
 
 #define FI_NW 8 /* 64-bit lanes per vector = Philox blocks per batch */
@@ -62,13 +65,13 @@ typedef __mmask8 fi_md;
 #define FI_PAIR(a, b) ((fi_vul)_mm512_mask_blend_epi32(0xAAAA, (__m512i)(a), (__m512i)((b) << 32)))
 
 /* out0 = (a0, b0, a1, b1, ...), out1 = the upper halves likewise; 64-bit elements */
-static inline void fi_zip64(__m512i a, __m512i b, __m512i *out0, __m512i *out1)
+FI_VINLINE void fi_zip64(__m512i a, __m512i b, __m512i *out0, __m512i *out1)
 {
     *out0 = _mm512_permutex2var_epi64(a, _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0), b);
     *out1 = _mm512_permutex2var_epi64(a, _mm512_set_epi64(15, 7, 14, 6, 13, 5, 12, 4), b);
 }
 /* the same for 32-bit elements */
-static inline void fi_zip32(__m512 a, __m512 b, __m512 *out0, __m512 *out1)
+FI_VINLINE void fi_zip32(__m512 a, __m512 b, __m512 *out0, __m512 *out1)
 {
     *out0 = _mm512_permutex2var_ps(
         a, _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0), b);
@@ -82,13 +85,24 @@ static inline void fi_zip32(__m512 a, __m512 b, __m512 *out0, __m512 *out1)
 #define FI_D2F_JOIN(lo, hi)                                                                \
     _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(lo)), _mm512_cvtpd_ps(hi), 1)
 /* store the low 16 bits of each 32-bit lane of a, then of b */
-static inline void fi_store16x2(void *p, fi_vu a, fi_vu b)
+FI_VINLINE void fi_store16x2(void *p, fi_vu a, fi_vu b)
 {
     _mm256_storeu_si256((__m256i *)p, _mm512_cvtepi32_epi16((__m512i)a));
     _mm256_storeu_si256((__m256i *)p + 1, _mm512_cvtepi32_epi16((__m512i)b));
 }
+/* the lanes of x and pos selected by m, stored contiguously at xo and po; whole vectors
+ * are written (xo, po need FI_NW - 1 elements of slack); returns how many */
+FI_VINLINE int fi_compress_d(fi_md m, fi_vd x, fi_vl pos, double *xo, int64_t *po)
+{
+    _mm512_storeu_pd(xo, _mm512_maskz_compress_pd(m, x));
+    _mm512_storeu_si512((void *)po, _mm512_maskz_compress_epi64(m, (__m512i)pos));
+    return __builtin_popcount(m);
+}
+#define FI_MD_NOT(m) ((fi_md)~(m))
 #define FI_STOREU_F(p, v) _mm512_storeu_ps(p, v)
 #define FI_STOREU_D(p, v) _mm512_storeu_pd(p, v)
+#define FI_LOADU_D(p) _mm512_loadu_pd(p)
+#define FI_LOADU_F(p) _mm512_loadu_ps(p)
 #define FI_STOREU_I(p, v) _mm512_storeu_si512((void *)(p), (__m512i)(v))
 #define FI_STREAM_F(p, v) _mm512_stream_ps(p, v)
 #define FI_STREAM_D(p, v) _mm512_stream_pd(p, v)
@@ -141,7 +155,7 @@ typedef fi_vl fi_md;
 #define D_ALL(m) (_mm256_movemask_pd((__m256d)(m)) == 0xF)
 /* AVX2 has no 64-bit arithmetic shift: shift the value with its sign folded away
  * (x ^ sign >= 0), then unfold; equal to x >> s for every x */
-static inline fi_vl fi_sra64(fi_vl x, int s)
+FI_VINLINE fi_vl fi_sra64(fi_vl x, int s)
 {
     fi_vl sign = x < 0;
     return (fi_vl)((fi_vul)(x ^ sign) >> s) ^ sign;
@@ -151,13 +165,13 @@ static inline fi_vl fi_sra64(fi_vl x, int s)
 #define FI_MUL32(x, m) ((fi_vul)_mm256_mul_epu32((__m256i)(x), _mm256_set1_epi64x(m)))
 #define FI_PAIR(a, b) ((fi_vul)_mm256_blend_epi32((__m256i)(a), (__m256i)((b) << 32), 0xAA))
 
-static inline void fi_zip64(__m256i a, __m256i b, __m256i *out0, __m256i *out1)
+FI_VINLINE void fi_zip64(__m256i a, __m256i b, __m256i *out0, __m256i *out1)
 {
     __m256i lo = _mm256_unpacklo_epi64(a, b), hi = _mm256_unpackhi_epi64(a, b);
     *out0 = _mm256_permute2x128_si256(lo, hi, 0x20);
     *out1 = _mm256_permute2x128_si256(lo, hi, 0x31);
 }
-static inline void fi_zip32(__m256 a, __m256 b, __m256 *out0, __m256 *out1)
+FI_VINLINE void fi_zip32(__m256 a, __m256 b, __m256 *out0, __m256 *out1)
 {
     __m256 lo = _mm256_unpacklo_ps(a, b), hi = _mm256_unpackhi_ps(a, b);
     *out0 = _mm256_permute2f128_ps(lo, hi, 0x20);
@@ -166,14 +180,33 @@ static inline void fi_zip32(__m256 a, __m256 b, __m256 *out0, __m256 *out1)
 #define FI_WIDEN_LO(v) ((fi_vul)_mm256_cvtepu32_epi64(_mm256_castsi256_si128((__m256i)(v))))
 #define FI_WIDEN_HI(v) ((fi_vul)_mm256_cvtepu32_epi64(_mm256_extracti128_si256((__m256i)(v), 1)))
 #define FI_D2F_JOIN(lo, hi) _mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo))
-static inline void fi_store16x2(void *p, fi_vu a, fi_vu b)
+FI_VINLINE void fi_store16x2(void *p, fi_vu a, fi_vu b)
 {
     /* values < 2^16: unsigned saturation keeps them; packs work per 128-bit half */
     __m256i v = _mm256_packus_epi32((__m256i)a, (__m256i)b);
     _mm256_storeu_si256((__m256i *)p, _mm256_permute4x64_epi64(v, 0xD8));
 }
+/* AVX2 has no compress: a table of 32-bit lane permutations, one per 4-bit mask */
+static const int32_t fi_compress_lut[16][8] = {
+    {0, 1, 2, 3, 4, 5, 6, 7}, {0, 1, 2, 3, 4, 5, 6, 7}, {2, 3, 0, 1, 4, 5, 6, 7},
+    {0, 1, 2, 3, 4, 5, 6, 7}, {4, 5, 0, 1, 2, 3, 6, 7}, {0, 1, 4, 5, 2, 3, 6, 7},
+    {2, 3, 4, 5, 0, 1, 6, 7}, {0, 1, 2, 3, 4, 5, 6, 7}, {6, 7, 0, 1, 2, 3, 4, 5},
+    {0, 1, 6, 7, 2, 3, 4, 5}, {2, 3, 6, 7, 0, 1, 4, 5}, {0, 1, 2, 3, 6, 7, 4, 5},
+    {4, 5, 6, 7, 0, 1, 2, 3}, {0, 1, 4, 5, 6, 7, 2, 3}, {2, 3, 4, 5, 6, 7, 0, 1},
+    {0, 1, 2, 3, 4, 5, 6, 7}};
+FI_VINLINE int fi_compress_d(fi_md m, fi_vd x, fi_vl pos, double *xo, int64_t *po)
+{
+    int bits = _mm256_movemask_pd((__m256d)m);
+    __m256i idx = _mm256_loadu_si256((const __m256i *)fi_compress_lut[bits]);
+    _mm256_storeu_pd(xo, (__m256d)_mm256_permutevar8x32_epi32((__m256i)x, idx));
+    _mm256_storeu_si256((__m256i *)po, _mm256_permutevar8x32_epi32((__m256i)pos, idx));
+    return __builtin_popcount((unsigned)bits);
+}
+#define FI_MD_NOT(m) (~(m))
 #define FI_STOREU_F(p, v) _mm256_storeu_ps(p, v)
 #define FI_STOREU_D(p, v) _mm256_storeu_pd(p, v)
+#define FI_LOADU_D(p) _mm256_loadu_pd(p)
+#define FI_LOADU_F(p) _mm256_loadu_ps(p)
 #define FI_STOREU_I(p, v) _mm256_storeu_si256((__m256i *)(p), (__m256i)(v))
 #define FI_STREAM_F(p, v) _mm256_stream_ps(p, v)
 #define FI_STREAM_D(p, v) _mm256_stream_pd(p, v)
