@@ -11,9 +11,17 @@ import numbers
 import operator
 import sys
 
+from typing import Any, Optional, Sequence, TextIO, Tuple, Union
+
 import numpy as np
 
 from . import _core
+
+ShapeLike = Union[int, Sequence[int]]
+StreamLike = Union[int, str]
+DTypeLike = Union[str, np.dtype, type, None]
+RegionLike = Union[slice, Tuple[slice, ...], None]
+Real = Union[float, int, np.floating, np.integer]
 
 __all__ = [
     "uniform", "normal", "trunc_normal", "zeros", "ones", "full", "constant",
@@ -68,7 +76,7 @@ def _seed(seed):
     return _as_int("seed", seed, 0, _U64)
 
 
-def stream_id(stream) -> int:
+def stream_id(stream: StreamLike) -> int:
     """The 64-bit stream number of `stream`: an int in [0, 2**64) as is, a str
     through BLAKE2b (8-byte digest, little endian), as docs/stream.md fixes.
 
@@ -93,7 +101,7 @@ def _threads(threads):
 
 
 # ------------------------------------------------------------------- dtypes ----
-def resolve_dtype(dtype) -> np.dtype:
+def resolve_dtype(dtype: DTypeLike) -> np.dtype:
     """np.dtype for one of float32, float64, float16, bfloat16 (names or dtypes)."""
     if isinstance(dtype, str):
         name = dtype.strip().lower()
@@ -262,8 +270,9 @@ _COMMON_DOC = """
 """
 
 
-def uniform(shape, low=0.0, high=1.0, *, seed, stream=0, dtype=None, out=None, region=None,
-            threads=None):
+def uniform(shape: ShapeLike, low: Real = 0.0, high: Real = 1.0, *, seed: int,
+            stream: StreamLike = 0, dtype: DTypeLike = None, out: Optional[np.ndarray] = None,
+            region: RegionLike = None, threads: Optional[int] = None) -> np.ndarray:
     """Uniform values in [low, high).
 
     >>> import fastinit
@@ -279,8 +288,9 @@ def uniform(shape, low=0.0, high=1.0, *, seed, stream=0, dtype=None, out=None, r
                  region=region, threads=threads)
 
 
-def normal(shape, mean=0.0, std=1.0, *, seed, stream=0, dtype=None, out=None, region=None,
-           threads=None):
+def normal(shape: ShapeLike, mean: Real = 0.0, std: Real = 1.0, *, seed: int,
+           stream: StreamLike = 0, dtype: DTypeLike = None, out: Optional[np.ndarray] = None,
+           region: RegionLike = None, threads: Optional[int] = None) -> np.ndarray:
     """Normal values N(mean, std**2) by Box-Muller on pairs of stream words.
 
     >>> import fastinit
@@ -296,8 +306,10 @@ def normal(shape, mean=0.0, std=1.0, *, seed, stream=0, dtype=None, out=None, re
                  region=region, threads=threads)
 
 
-def trunc_normal(shape, mean=0.0, std=1.0, lower=-2.0, upper=2.0, *, seed, stream=0,
-                 dtype=None, out=None, region=None, threads=None):
+def trunc_normal(shape: ShapeLike, mean: Real = 0.0, std: Real = 1.0, lower: Real = -2.0,
+                 upper: Real = 2.0, *, seed: int, stream: StreamLike = 0, dtype: DTypeLike = None,
+                 out: Optional[np.ndarray] = None, region: RegionLike = None,
+                 threads: Optional[int] = None) -> np.ndarray:
     """Normal values truncated to [mean + lower*std, mean + upper*std].
 
     `lower` and `upper` are in units of std (the JAX/Keras convention; for PyTorch's
@@ -321,7 +333,9 @@ def trunc_normal(shape, mean=0.0, std=1.0, lower=-2.0, upper=2.0, *, seed, strea
                  dtype=dtype, out=out, region=region, threads=threads)
 
 
-def full(shape, value, *, dtype=None, out=None, region=None, threads=None):
+def full(shape: ShapeLike, value: Real, *, dtype: DTypeLike = None,
+         out: Optional[np.ndarray] = None, region: RegionLike = None,
+         threads: Optional[int] = None) -> np.ndarray:
     """Every element equal to `value` (rounded to the dtype).  NaN and inf are allowed.
 
     >>> import fastinit
@@ -333,17 +347,21 @@ def full(shape, value, *, dtype=None, out=None, region=None, threads=None):
                  threads=threads)
 
 
-def constant(shape, value, *, dtype=None, out=None, region=None, threads=None):
+def constant(shape: ShapeLike, value: Real, *, dtype: DTypeLike = None,
+             out: Optional[np.ndarray] = None, region: RegionLike = None,
+             threads: Optional[int] = None) -> np.ndarray:
     """Alias of full() under the Keras/JAX name."""
     return full(shape, value, dtype=dtype, out=out, region=region, threads=threads)
 
 
-def zeros(shape, *, dtype=None, out=None, region=None, threads=None):
+def zeros(shape: ShapeLike, *, dtype: DTypeLike = None, out: Optional[np.ndarray] = None,
+          region: RegionLike = None, threads: Optional[int] = None) -> np.ndarray:
     """All zeros (consumes no stream words)."""
     return full(shape, 0.0, dtype=dtype, out=out, region=region, threads=threads)
 
 
-def ones(shape, *, dtype=None, out=None, region=None, threads=None):
+def ones(shape: ShapeLike, *, dtype: DTypeLike = None, out: Optional[np.ndarray] = None,
+         region: RegionLike = None, threads: Optional[int] = None) -> np.ndarray:
     """All ones (consumes no stream words)."""
     return full(shape, 1.0, dtype=dtype, out=out, region=region, threads=threads)
 
@@ -352,7 +370,7 @@ for _f in (uniform, normal, trunc_normal):
     _f.__doc__ += _COMMON_DOC
 
 
-def random_raw(n, *, seed, stream=0, start=0):
+def random_raw(n: int, *, seed: int, stream: StreamLike = 0, start: int = 0) -> np.ndarray:
     """Raw uint32 words ``start .. start + n - 1`` of the Philox4x32-10 stream.
 
     >>> import fastinit
@@ -369,7 +387,7 @@ def random_raw(n, *, seed, stream=0, start=0):
     return _core.random_raw(n, _seed(seed), stream_id(stream), start)
 
 
-def show_config(file=None):
+def show_config(file: Union[TextIO, None, bool] = None) -> dict:
     """Print (and return as a dict) the version and build configuration."""
     from ._version import STREAM_VERSION, __version__
 
