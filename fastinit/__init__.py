@@ -55,7 +55,16 @@ __all__ += [
     "he_normal", "lecun_uniform", "lecun_normal", "orthogonal", "eye", "dirac",
     "delta_orthogonal", "identity", "sparse", "initializer", "Initializer",
 ]
-from .diagnostics import recommend
 __all__ += ["recommend"]
+
+
+def __getattr__(name):
+    # fastinit.recommend lives in fastinit.diagnostics, loaded on first use so that
+    # `python -m fastinit.diagnostics` does not find the module already imported.
+    if name == "recommend":
+        from .diagnostics import recommend
+
+        return recommend
+    raise AttributeError(f"module 'fastinit' has no attribute {name!r}")
 from .io import to_npy, to_zarr
 __all__ += ["to_npy", "to_zarr"]
