@@ -22,7 +22,7 @@ def _make(tmp_path, *args):
     env["ASAN_OPTIONS"] = "abort_on_error=0:halt_on_error=1:detect_leaks=1"
     env["UBSAN_OPTIONS"] = "halt_on_error=1:print_stacktrace=1"
     return subprocess.run(
-        ["make", "-C", SRC_C, f"OUT={tmp_path}", *args, "test"],
+        ["make", "-j2", "-C", SRC_C, f"OUT={tmp_path}", *args, "test"],
         capture_output=True, text=True, env=env, timeout=600,
     )
 

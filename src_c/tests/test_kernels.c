@@ -15,10 +15,13 @@
  *     with 1, 2 or 3 threads, for logical shapes up to 2^63 - 1 elements;
  *   - values respect the distribution's bounds, float16/bfloat16 are the float32
  *     value rounded to nearest even (checked against an independent converter);
- *   - invalid requests are rejected by fi_prepare with a message.
+ *   - invalid requests are rejected by fi_prepare with a message;
+ *   - the caller's FP environment (rounding mode, FTZ/DAZ) changes no bit and is
+ *     restored after every call.
  *
  * Usage: test_kernels [-v]      exit status 0 when every check passed.
  */
+#include <fenv.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -26,6 +29,12 @@
 #include <string.h>
 
 #include "../fastinit.h"
+
+#if defined(__SSE2__) || defined(__x86_64__)
+#include <xmmintrin.h>
+#define HAVE_MXCSR 1
+#define FTZ_DAZ 0x8040u /* MXCSR flush-to-zero (bit 15) and denormals-are-zero (bit 6) */
+#endif
 
 static int verbose;
 static long n_checks, n_failed;
@@ -697,6 +706,72 @@ static void test_prepare_rejects(void)
     }
 }
 
+/* ---------------------------------------------------------- FP environment ---- */
+static void fill_all_ways(const fi_spec *spec, int isa, uint64_t n, unsigned char *out3)
+{
+    fi_plan plan;
+    const char *err;
+    CHECK(fi_prepare(spec, isa, &plan, &err) == 0, "prepare: %s", err);
+    size_t bytes = n * fi_dtype_size(spec->dtype);
+    fi_fill_serial(&plan, 3, n, out3);
+    int64_t shape = (int64_t)n + 10, start = 3, len = (int64_t)n, stride = (int64_t)fi_dtype_size(spec->dtype);
+    fi_region reg = {1, &shape, &start, &len, (char *)out3 + bytes, &stride};
+    fi_fill_region(&plan, &reg, 0, n, 1);
+    reg.out = (char *)out3 + 2 * bytes;
+    fi_fill_region(&plan, &reg, 0, n, 3);
+}
+
+static void test_fp_environment(void)
+{
+    static const params ps[] = {
+        {FI_UNIFORM, {1e-45, 4e-45}}, {FI_UNIFORM, {-3.0, 7.0}}, {FI_NORMAL, {0.0, 1e-39}},
+        {FI_NORMAL, {0.5, 2.0}},      {FI_TRUNC_NORMAL, {0.0, 1.0, -2.0, 2.0}},
+        {FI_TRUNC_NORMAL, {0.0, 1.0, 8.0, 9.0}}, {FI_CONSTANT, {1e-40}},
+    };
+    const int modes[] = {FE_UPWARD, FE_DOWNWARD, FE_TOWARDZERO, -1 /* FTZ + DAZ */};
+    const uint64_t n = 140000; /* above the threaded split's threshold (2 x 65536) */
+    int isas[FI_NISA], nisa = isa_list(isas);
+    for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++) {
+        for (int dt = 0; dt < FI_NDTYPE; dt++) {
+            fi_spec spec = make_spec(&ps[i], dt, 77, 5);
+            fi_plan probe;
+            const char *err;
+            if (fi_prepare(&spec, FI_ISA_GENERIC, &probe, &err) != 0) continue;
+            size_t bytes = 3 * n * fi_dtype_size(dt);
+            unsigned char *want = xmalloc(bytes), *got = xmalloc(bytes);
+            for (int k = 0; k < nisa; k++) {
+                fill_all_ways(&spec, isas[k], n, want);
+                for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++) {
+#ifndef HAVE_MXCSR
+                    if (modes[m] < 0) continue;
+#endif
+                    fenv_t saved;
+                    fegetenv(&saved);
+                    if (modes[m] >= 0) fesetround(modes[m]);
+#ifdef HAVE_MXCSR
+                    else _mm_setcsr(_mm_getcsr() | FTZ_DAZ);
+                    unsigned csr_before = _mm_getcsr() & ~0x3Fu; /* control bits only */
+#endif
+                    fill_all_ways(&spec, isas[k], n, got);
+                    int round_kept = fegetround() == (modes[m] >= 0 ? modes[m] : FE_TONEAREST);
+#ifdef HAVE_MXCSR
+                    int csr_kept = (_mm_getcsr() & ~0x3Fu) == csr_before;
+#else
+                    int csr_kept = 1;
+#endif
+                    fesetenv(&saved);
+                    CHECK(round_kept && csr_kept, "a fill did not restore the caller's FP environment");
+                    CHECK(memcmp(want, got, bytes) == 0,
+                          "%s %s %s (%g, %g): values change under FP mode %d", fi_isa_name(isas[k]),
+                          DIST_NAME[ps[i].dist], DTYPE_NAME[dt], ps[i].p[0], ps[i].p[1], modes[m]);
+                }
+            }
+            free(want);
+            free(got);
+        }
+    }
+}
+
 /* The independent converters agree with a few known encodings (tests the test). */
 static void test_converters(void)
 {
@@ -729,6 +804,7 @@ int main(int argc, char **argv)
     test_raw();
     test_serial();
     test_regions();
+    test_fp_environment();
     printf("test_kernels: %ld checks, %ld failed\n", n_checks, n_failed);
     return n_failed ? 1 : 0;
 }
