@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import platform
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -240,3 +242,33 @@ def test_torch_dataloader_workers():
         print("loader", same, len(pids) == 2 and os.getpid() not in pids)
     """, timeout=300)
     assert "loader True True" in out
+
+
+# ------------------------------------------------------- no mutable globals ----
+WRITABLE = (".data", ".bss", ".data.rel", ".data.rel.local", "*COM*", ".tdata", ".tbss")
+
+
+@pytest.mark.skipif(shutil.which("cc") is None or shutil.which("objdump") is None,
+                    reason="needs a C compiler and binutils")
+def test_core_has_no_writable_global_state(tmp_path):
+    """Every object the C core defines is read-only (tables, constants): compiled as
+    position-independent code like the extension, no symbol lives in .data, .bss or
+    thread-local storage, so concurrent calls cannot share mutable state."""
+    src = os.path.join(ROOT, "src_c")
+    units = {"fill.c": [], "special.c": [], "kernels_generic.c": []}
+    if platform.machine().lower() in ("x86_64", "amd64"):
+        units["kernels_avx2.c"] = ["-mavx2", "-mfma", "-mf16c"]
+        units["kernels_avx512.c"] = ["-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl", "-mfma", "-mf16c"]
+    defs = ["-DFI_HAVE_OPENMP", "-DFI_HAVE_AVX2", "-DFI_HAVE_AVX512"]
+    offenders = []
+    for unit, flags in units.items():
+        obj = str(tmp_path / (unit + ".o"))
+        subprocess.run(["cc", "-std=c99", "-O2", "-fPIC", "-fopenmp", "-ffp-contract=off", *defs, *flags,
+                        "-c", os.path.join(src, unit), "-o", obj], check=True, capture_output=True)
+        table = subprocess.run(["objdump", "-t", obj], check=True, capture_output=True, text=True).stdout
+        for line in table.splitlines():
+            parts = line.split()
+            # "<addr> <l|g> [flags] O <section> <size> <name>"
+            if " O " in line and any(sec in parts for sec in WRITABLE):
+                offenders.append(f"{unit}: {line.strip()}")
+    assert not offenders, "writable global state in the core:\n" + "\n".join(offenders)
