@@ -180,8 +180,8 @@ FI_LINLINE void FI_LN(sincospi_f)(FI_I k24, FI_F *c_out, FI_F *s_out)
     FI_MF odd = F_TEST(n, 1);
     FI_F c = F_SEL(odd, sp, cp);
     FI_F s = F_SEL(odd, cp, sp);
-    *c_out = F_AS_F(F_AS_U(c) ^ (F_AS_UI((n + 1) & 2) << 30));
-    *s_out = F_AS_F(F_AS_U(s) ^ (F_AS_UI(n & 2) << 30));
+    *c_out = F_AS_F(F_AS_U(c) ^ ((F_AS_UI(n + 1) << 30) & 0x80000000u)); /* bit 1 -> sign */
+    *s_out = F_AS_F(F_AS_U(s) ^ ((F_AS_UI(n) << 30) & 0x80000000u));
 }
 
 FI_LINLINE void FI_LN(sincospi_d)(FI_L k53, FI_D *c_out, FI_D *s_out)
@@ -217,8 +217,8 @@ FI_LINLINE void FI_LN(sincospi_d)(FI_L k53, FI_D *c_out, FI_D *s_out)
     FI_MD odd = D_TEST(n, 1);
     FI_D c = D_SEL(odd, sp, cp);
     FI_D s = D_SEL(odd, cp, sp);
-    *c_out = D_AS_D(D_AS_U(c) ^ (D_AS_UL((n + 1) & 2) << 62));
-    *s_out = D_AS_D(D_AS_U(s) ^ (D_AS_UL(n & 2) << 62));
+    *c_out = D_AS_D(D_AS_U(c) ^ ((D_AS_UL(n + 1) << 62) & 0x8000000000000000ull));
+    *s_out = D_AS_D(D_AS_U(s) ^ ((D_AS_UL(n) << 62) & 0x8000000000000000ull));
 }
 
 /* -------------------------------------------------- inverse normal tail -------
@@ -314,8 +314,9 @@ FI_LINLINE FI_D FI_LN(qinv_tail)(FI_D p)
     FI_D r = FI_LN(qinv_tail_r)(p);
     FI_D nc, dc, ne, de;
     FI_LN(qinv_mid)(r, &nc, &dc);
-    FI_LN(qinv_far)(r, &ne, &de);
     FI_MD mid = D_LE(r, D_C(5.0));
+    if (D_ALL(mid)) return nc / dc; /* r > 5 means p < 1.4e-11: rare but for far bounds */
+    FI_LN(qinv_far)(r, &ne, &de);
     return D_SEL(mid, nc, ne) / D_SEL(mid, dc, de);
 }
 

@@ -407,43 +407,48 @@ FI_VINLINE fi_vd fiv_trunc_central(const fi_vplan *vp, fi_vd u, fi_vd v, fi_vl p
     return fiv_trunc_finish(z, lower, vp->da, vp->db);
 }
 
+/* pass 1 on batch b of the tile (blocks blk + b FI_NW ...) */
+FI_VINLINE void fiv_trunc_batch(const fi_vplan *vp, int f64, uint64_t blk, uint32_t b,
+                                fi_trunc_tile *t, int *nt)
+{
+    const fi_vl iota = (fi_vl)FI_IOTA64;
+    if (f64) {
+        /* lane l of a is element 2l of the batch, lane l of b element 2l + 1 */
+        fi_vul x0, x1, x2, x3;
+        fi_vd u, v, y0, y1;
+        fi_vint o0, o1;
+        fiv_philox(vp, blk + (uint64_t)b * FI_NW, &x0, &x1, &x2, &x3);
+        fi_vl pos = (fi_vl)FI_SET64((uint64_t)b * 2 * FI_NW) + 2 * iota;
+        fiv_trunc_uv_64(FI_PAIR(x0, x1), &u, &v);
+        y0 = fiv_clamp_d(fiv_trunc_central(vp, u, v, pos, t, nt), vp->dlo, vp->dhi);
+        fiv_trunc_uv_64(FI_PAIR(x2, x3), &u, &v);
+        y1 = fiv_clamp_d(fiv_trunc_central(vp, u, v, pos + 1, t, nt), vp->dlo, vp->dhi);
+        fi_zip64((fi_vint)y0, (fi_vint)y1, &o0, &o1);
+        FI_STOREU_I(t->v.d + b * 2 * FI_NW, o0);
+        FI_STOREU_I(t->v.d + b * 2 * FI_NW + FI_NW, o1);
+    } else {
+        /* words in element order: w0 holds elements 0 .. 2 FI_NW - 1, w1 the rest */
+        fi_vu w[2];
+        fiv_words(vp, blk + (uint64_t)b * FI_NW, &w[0], &w[1]);
+        for (int h = 0; h < 2; h++) {
+            fi_vd u, v, xl, xh;
+            fi_vl pos = (fi_vl)FI_SET64((uint64_t)b * 4 * FI_NW + (uint64_t)h * 2 * FI_NW) + iota;
+            fiv_trunc_uv_32(FI_WIDEN_LO(w[h]), &u, &v);
+            xl = fiv_trunc_central(vp, u, v, pos, t, nt);
+            fiv_trunc_uv_32(FI_WIDEN_HI(w[h]), &u, &v);
+            xh = fiv_trunc_central(vp, u, v, pos + FI_NW, t, nt);
+            FI_STOREU_F(t->v.f + b * 4 * FI_NW + h * 2 * FI_NW,
+                        fiv_clamp_f(FI_D2F_JOIN(xl, xh), vp->flo, vp->fhi));
+        }
+    }
+}
+
 /* the tile's nb batches from block blk; values (float or double) in t->v */
 FI_VINLINE void fiv_trunc_tile(const fi_vplan *vp, const fi_plan *pl, int f64, uint64_t blk,
                                uint32_t nb, fi_trunc_tile *t)
 {
-    const fi_vl iota = (fi_vl)FI_IOTA64;
     int nt = 0;
-    for (uint32_t b = 0; b < nb; b++) {
-        if (f64) {
-            /* lane l of a is element 2l of the batch, lane l of b element 2l + 1 */
-            fi_vul x0, x1, x2, x3;
-            fi_vd u, v, y0, y1;
-            fi_vint o0, o1;
-            fiv_philox(vp, blk + (uint64_t)b * FI_NW, &x0, &x1, &x2, &x3);
-            fi_vl pos = (fi_vl)FI_SET64((uint64_t)b * 2 * FI_NW) + 2 * iota;
-            fiv_trunc_uv_64(FI_PAIR(x0, x1), &u, &v);
-            y0 = fiv_clamp_d(fiv_trunc_central(vp, u, v, pos, t, &nt), vp->dlo, vp->dhi);
-            fiv_trunc_uv_64(FI_PAIR(x2, x3), &u, &v);
-            y1 = fiv_clamp_d(fiv_trunc_central(vp, u, v, pos + 1, t, &nt), vp->dlo, vp->dhi);
-            fi_zip64((fi_vint)y0, (fi_vint)y1, &o0, &o1);
-            FI_STOREU_I(t->v.d + b * 2 * FI_NW, o0);
-            FI_STOREU_I(t->v.d + b * 2 * FI_NW + FI_NW, o1);
-        } else {
-            /* words in element order: w0 holds elements 0 .. 2 FI_NW - 1, w1 the rest */
-            fi_vu w[2];
-            fiv_words(vp, blk + (uint64_t)b * FI_NW, &w[0], &w[1]);
-            for (int h = 0; h < 2; h++) {
-                fi_vd u, v, xl, xh;
-                fi_vl pos = (fi_vl)FI_SET64((uint64_t)b * 4 * FI_NW + (uint64_t)h * 2 * FI_NW) + iota;
-                fiv_trunc_uv_32(FI_WIDEN_LO(w[h]), &u, &v);
-                xl = fiv_trunc_central(vp, u, v, pos, t, &nt);
-                fiv_trunc_uv_32(FI_WIDEN_HI(w[h]), &u, &v);
-                xh = fiv_trunc_central(vp, u, v, pos + FI_NW, t, &nt);
-                FI_STOREU_F(t->v.f + b * 4 * FI_NW + h * 2 * FI_NW,
-                            fiv_clamp_f(FI_D2F_JOIN(xl, xh), vp->flo, vp->fhi));
-            }
-        }
-    }
+    for (uint32_t b = 0; b < nb; b++) fiv_trunc_batch(vp, f64, blk, b, t, &nt);
     /* pass 2: the tail lanes, FI_NW at a time (the last vector padded with a harmless p) */
     for (int i = nt; i < nt + FI_NW; i++) t->tp[i] = 0.25;
     for (int i = 0; i < nt; i += FI_NW) {

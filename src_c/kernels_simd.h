@@ -62,7 +62,10 @@ typedef __mmask8 fi_md;
 /* full 64-bit products of the low 32 bits of each 64-bit lane and m (vpmuludq) */
 #define FI_MUL32(x, m) ((fi_vul)_mm512_mul_epu32((__m512i)(x), _mm512_set1_epi64(m)))
 /* 64-bit lanes (a mod 2^32) | b << 32 */
-#define FI_PAIR(a, b) ((fi_vul)_mm512_mask_blend_epi32(0xAAAA, (__m512i)(a), (__m512i)((b) << 32)))
+#define FI_PAIR(a, b)                                                                      \
+    ((fi_vul)_mm512_permutex2var_epi32(                                                    \
+        (__m512i)(a), _mm512_set_epi32(30, 14, 28, 12, 26, 10, 24, 8, 22, 6, 20, 4, 18, 2, 16, 0), \
+        (__m512i)(b)))
 
 /* out0 = (a0, b0, a1, b1, ...), out1 = the upper halves likewise; 64-bit elements */
 FI_VINLINE void fi_zip64(__m512i a, __m512i b, __m512i *out0, __m512i *out1)
