@@ -74,5 +74,6 @@ esac
 echo "# fastinit $SOURCE seed=$SEED stream=$STREAM ($(python -c 'import fastinit; print(fastinit.__version__)'))"
 for t in "${TESTS[@]}"; do
   # shellcheck disable=SC2086
-  (source_cmd 2>/dev/null) | dieharder -g 200 $t 2>&1 | grep -E '\|' | grep -vE 'rng_name|test_name' || true
+  (source_cmd 2>/dev/null) | dieharder -g 200 $t 2>&1 | grep --line-buffered -E '\|' \
+    | grep --line-buffered -vE 'rng_name|test_name' || true
 done
