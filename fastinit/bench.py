@@ -1,0 +1,422 @@
+"""``fastinit bench``: fill speed on this machine against NumPy, PyTorch and memory.
+
+    fastinit bench                      # 16M elements, best of 7, threads 1 and 2
+    fastinit bench --quick              # 1M elements, best of 3, 1 GiB memory probe
+    fastinit bench --size 64M --repeat 11 --threads 1,2 --json
+    python -m fastinit.bench ...        # the same command
+
+Prints one row per case of the speed targets (issue 3): fastinit's rate in M
+samples/s and GB/s, the fraction of this machine's memory-write roofline
+(``ndarray.fill`` on an array of the same size and dtype, measured in the same
+run), the peer's rate, the ratio and the target.  Every timing is the best of
+``--repeat`` runs of ``time.perf_counter`` into a preallocated, already touched
+output (``out=``), fastinit and its peer alternating so that drift on a shared
+machine hits both.  Peers (NumPy, PyTorch, ml_dtypes) are imported only here, and
+a row whose peer is missing reports "n/a" instead of failing.
+
+Importing this module is cheap: NumPy, PyTorch and the extension are imported by
+``run`` only.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+__all__ = ["add_cli_parser", "run", "main", "measure"]
+
+_MIB = 1 << 20
+_GIB = 1 << 30
+_SUFFIX = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+
+
+# ---------------------------------------------------------------- arguments ----
+def _size(text):
+    """'16M' -> 16 * 2**20 elements; also 65536, 1_000_000, 4k."""
+    t = text.strip().replace("_", "")
+    mult = 1
+    if t and t[-1].lower() in _SUFFIX:
+        mult, t = _SUFFIX[t[-1].lower()], t[:-1]
+    try:
+        n = int(t, 0) * mult
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an element count such as 16M or 65536, got {text!r}") from None
+    if n < 1000:
+        raise argparse.ArgumentTypeError(f"size must be >= 1000 elements, got {n}")
+    return n
+
+
+def _positive(text):
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
+    return v
+
+
+def _thread_list(text):
+    try:
+        counts = [int(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated thread counts such as 1,2, got {text!r}") from None
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"thread counts must be >= 1, got {text!r}")
+    return counts
+
+
+def _gib(text):
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a size in GiB such as 4 or 0.25, got {text!r}") from None
+    if not v >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0 (0 skips the memory probe), got {text!r}")
+    return v
+
+
+def _add_arguments(p):
+    p.add_argument("--size", type=_size, default=None,
+                   help="elements per fill, e.g. 16M (= 16 * 2**20, the default) or 65536")
+    p.add_argument("--quick", action="store_true",
+                   help="1M elements, best of 3, fewer latency calls, 1 GiB memory probe")
+    p.add_argument("--repeat", type=_positive, default=None,
+                   help="timed runs per measurement, the best is kept (default 7; 3 with --quick)")
+    p.add_argument("--threads", type=_thread_list, default=[1, 2],
+                   help="comma-separated thread counts (default 1,2): the first is used for every "
+                        "comparison, the others for the scaling rows")
+    p.add_argument("--mem-gib", type=_gib, default=None,
+                   help="output size of the peak-memory probe in GiB (default 4; 1 with --quick; 0 skips)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def add_cli_parser(subparsers):
+    """Register ``fastinit bench`` on the ``fastinit`` command's subparsers."""
+    p = subparsers.add_parser(
+        "bench", help="measure fill speed against NumPy/PyTorch on this machine",
+        description="Time fastinit's fills against NumPy, PyTorch, the raw Philox word rate and "
+                    "the memory-write roofline on this machine, and compare with the speed targets.",
+        epilog="example: fastinit bench --quick --json", allow_abbrev=False)
+    _add_arguments(p)
+    p.set_defaults(func=run)
+    return p
+
+
+# ------------------------------------------------------------------- timing ----
+def _best(fns, repeat, number=1):
+    """Best seconds per call of each function in `fns`, run alternately `repeat` times."""
+    for fn in fns:  # warm up: first-touch, thread pool start, lazy init
+        fn()
+    best = [float("inf")] * len(fns)
+    for _ in range(repeat):
+        for i, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            for _ in range(number):
+                fn()
+            best[i] = min(best[i], (time.perf_counter() - t0) / number)
+    return best
+
+
+def _rate(n, itemsize, seconds):
+    return {"m_per_s": n / seconds / 1e6, "gb_per_s": n * itemsize / seconds / 1e9}
+
+
+def _touched(np, n, dtype):
+    a = np.empty(n, dtype)
+    a.view(np.uint8).fill(1)  # fault every page in before timing
+    return a
+
+
+def _torch(threads):
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(threads)
+    return torch
+
+
+# -------------------------------------------------------------------- cases ----
+def _ratio_row(rid, case, target, fi_rate, peer_name, peer_rate, roof):
+    row = {"id": rid, "case": case, "peer": peer_name, "target": target,
+           "fastinit": fi_rate, "peer_rate": peer_rate, "ratio": None, "status": "n/a",
+           "roofline_fraction": None}
+    if fi_rate is not None and roof is not None:
+        row["roofline_fraction"] = fi_rate["gb_per_s"] / roof["gb_per_s"]
+    if fi_rate is not None and peer_rate is not None:
+        row["ratio"] = fi_rate["m_per_s"] / peer_rate["m_per_s"]
+        row["status"] = "no target" if target is None else "pass" if row["ratio"] >= target else "miss"
+    return row
+
+
+def measure(size=16 * _MIB, repeat=7, threads=(1, 2), latency_calls=2000, mem_gib=4.0,
+            progress=None):
+    """Run every case and return the report as a dict (what ``--json`` prints).
+
+    >>> rep = measure(size=1 << 16, repeat=1, latency_calls=10, mem_gib=0)  # doctest: +SKIP
+    >>> sorted(rep)  # doctest: +SKIP
+    ['config', 'memory', 'roofline', 'rows']
+    """
+    import numpy as np
+
+    import fastinit
+
+    say = progress or (lambda text: None)
+    t1 = threads[0]
+    n = size
+    f32 = np.dtype(np.float32)
+    f64 = np.dtype(np.float64)
+    try:
+        import ml_dtypes
+        bf16 = np.dtype(ml_dtypes.bfloat16)
+    except ImportError:
+        bf16 = None
+
+    # Outputs, allocated and touched once.
+    out = {f32: _touched(np, n, f32), f64: _touched(np, n, f64)}
+    peer_out = {f32: _touched(np, n, f32), f64: _touched(np, n, f64)}
+    if bf16 is not None:
+        out[bf16] = _touched(np, n, bf16)
+
+    # Before torch.set_num_threads, which sets OpenMP's default for everyone.
+    config = fastinit.show_config(file=False)
+
+    # The memory-write roofline: ndarray.fill (one thread) on the same size and dtype,
+    # through an unsigned view so that no dtype's scalar cast is timed.
+    say("roofline")
+    roofline = {}
+    for dt, a in out.items():
+        words = a.view(f"u{dt.itemsize}")
+        (sec,) = _best([lambda w=words: w.fill(0x3C00)], repeat)
+        roofline[dt.name] = _rate(n, dt.itemsize, sec)
+
+    def fi(dist, dt, nthreads=t1, **params):
+        a = out[dt]
+        return lambda: getattr(fastinit, dist)(a.shape, **params, seed=0, out=a, threads=nthreads)
+
+    rows = []
+    torch = _torch(t1)
+    rng = np.random.Generator(np.random.PCG64(0))
+
+    def versus_numpy(rid, case, target, fi_fn, np_fn, dt):
+        say(rid)
+        a, b = _best([fi_fn, np_fn], repeat)
+        rows.append(_ratio_row(rid, case, target, _rate(n, dt.itemsize, a),
+                               f"numpy {np.__version__}", _rate(n, dt.itemsize, b),
+                               roofline[dt.name]))
+
+    def versus_torch(rid, case, target, fi_fn, make_torch_fn, dt):
+        say(rid)
+        if torch is None or dt is None:
+            fi_sec = _best([fi_fn], repeat)[0] if dt is not None else None
+            rows.append(_ratio_row(rid, case, target,
+                                   None if fi_sec is None else _rate(n, dt.itemsize, fi_sec),
+                                   "torch (not installed)" if torch is None else "ml_dtypes missing",
+                                   None, roofline.get(dt.name) if dt is not None else None))
+            return
+        a, b = _best([fi_fn, make_torch_fn()], repeat)
+        rows.append(_ratio_row(rid, case, target, _rate(n, dt.itemsize, a),
+                               f"torch {torch.__version__} ({torch.get_num_threads()} thread)",
+                               _rate(n, dt.itemsize, b), roofline[dt.name]))
+
+    def torch_tensor(dtype_name):
+        t = torch.empty(n, dtype=getattr(torch, dtype_name))
+        t.fill_(1)
+        return t
+
+    b32, b64 = peer_out[f32], peer_out[f64]
+    versus_numpy("normal_f32_vs_numpy", "normal float32 vs NumPy standard_normal(out=, dtype=float32)",
+                 8.0, fi("normal", f32), lambda: rng.standard_normal(out=b32, dtype=np.float32), f32)
+    versus_torch("normal_f32_vs_torch", "normal float32 vs torch.nn.init.normal_", 3.0,
+                 fi("normal", f32),
+                 lambda: (lambda t: (lambda: torch.nn.init.normal_(t)))(torch_tensor("float32")), f32)
+    versus_numpy("uniform_f32_vs_numpy", "uniform float32 vs NumPy random(out=, dtype=float32)",
+                 3.0, fi("uniform", f32), lambda: rng.random(out=b32, dtype=np.float32), f32)
+    versus_torch("uniform_f32_vs_torch", "uniform float32 vs torch.nn.init.uniform_ (no target)", None,
+                 fi("uniform", f32),
+                 lambda: (lambda t: (lambda: torch.nn.init.uniform_(t)))(torch_tensor("float32")), f32)
+    versus_torch("trunc_normal_f32_vs_torch", "trunc_normal float32 vs torch.nn.init.trunc_normal_",
+                 20.0, fi("trunc_normal", f32),
+                 lambda: (lambda t: (lambda: torch.nn.init.trunc_normal_(t)))(torch_tensor("float32")),
+                 f32)
+    versus_numpy("normal_f64_vs_numpy", "normal float64 vs NumPy standard_normal(out=)", 4.0,
+                 fi("normal", f64), lambda: rng.standard_normal(out=b64), f64)
+    versus_torch("normal_bf16_vs_torch", "normal bfloat16 vs torch normal_ on a bf16 tensor", 3.0,
+                 fi("normal", bf16) if bf16 is not None else None,
+                 lambda: (lambda t: (lambda: t.normal_()))(torch_tensor("bfloat16")), bf16)
+
+    # Thread scaling: every further thread count against the first.
+    for tn in threads[1:]:
+        rid = f"normal_f32_{tn}threads_vs_{t1}"
+        say(rid)
+        a, b = _best([fi("normal", f32, nthreads=tn), fi("normal", f32)], repeat)
+        target = 1.8 if (t1, tn) == (1, 2) else None  # the issue sets only 2 vs 1
+        rows.append(_ratio_row(rid, f"{tn} threads vs {t1} thread{'s' * (t1 > 1)}, normal float32",
+                               target, _rate(n, 4, a), f"fastinit, {t1} thread{'s' * (t1 > 1)}",
+                               _rate(n, 4, b), roofline["float32"]))
+
+    # Raw Philox words: random_raw allocates, so it is called on 1M-word blocks
+    # (the allocator then reuses the same touched memory) and its rate is words/s.
+    say("normal_f32_vs_philox_raw")
+    block = min(n, _MIB)
+    calls = max(1, n // block)
+
+    def raw():
+        for i in range(calls):
+            fastinit.random_raw(block, seed=0, start=i * block)
+
+    a, b = _best([fi("normal", f32), raw], repeat)
+    words = block * calls
+    rows.append(_ratio_row("normal_f32_vs_philox_raw", "normal float32 vs raw Philox words (random_raw)",
+                           0.5, _rate(n, 4, a), "random_raw (uint32 words/s, 1 thread)",
+                           _rate(words, 4, b), roofline["float32"]))
+
+    # Latency of a small call (argument checks, dispatch, the fill itself).
+    say("latency_1000_normal_f32")
+    small, small_peer = np.empty(1000, f32), np.empty(1000, f32)
+    a, b = _best([lambda: fastinit.normal((1000,), seed=0, out=small, threads=t1),
+                  lambda: rng.standard_normal(out=small_peer, dtype=np.float32)],
+                 repeat, number=latency_calls)
+    row = _ratio_row("latency_1000_normal_f32", "a 1000-element normal float32 call vs NumPy's", 2.0,
+                     _rate(1000, 4, a), f"numpy {np.__version__}", _rate(1000, 4, b), None)
+    row["fastinit_us"], row["peer_us"] = a * 1e6, b * 1e6
+    rows.append(row)
+
+    memory = None
+    if mem_gib > 0:
+        say("peak memory")
+        memory = peak_memory(int(mem_gib * _GIB) // 4, threads=max(threads))
+
+    config.update({
+        "size": n, "repeat": repeat, "threads": list(threads), "latency_calls": latency_calls,
+        "numpy": np.__version__, "torch": None if torch is None else torch.__version__,
+        "python": platform.python_version(), "cpu": _cpu_model(), "cores": os.cpu_count(),
+    })
+    return {"config": config, "roofline": roofline, "rows": rows, "memory": memory}
+
+
+_MEMORY_PROBE = r"""
+import json, resource, sys
+import numpy as np
+import fastinit
+n, threads = int(sys.argv[1]), int(sys.argv[2])
+a = np.empty(n, np.float32)
+a.view(np.uint8).fill(1)                      # the output exists and is touched
+fastinit.normal((4096,), seed=0, out=a[:4096], threads=threads)  # start the thread pool
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+fastinit.normal(a.shape, seed=0, out=a, threads=threads)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"base_kib": base, "peak_kib": peak}))
+"""
+
+
+def peak_memory(n, threads=1):
+    """Extra resident memory of ``normal(out=)`` into a touched float32 array of n elements.
+
+    Runs in a fresh interpreter: ru_maxrss after the fill minus ru_maxrss before it
+    (the output, NumPy, fastinit and its thread pool are in the baseline).
+    """
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    proc = subprocess.run([sys.executable, "-c", _MEMORY_PROBE, str(n), str(threads)],
+                          capture_output=True, text=True, env=env, timeout=600)
+    result = {"id": "peak_memory", "case": "peak memory of a large normal float32 fill (out=)",
+              "output_mib": n * 4 / _MIB, "threads": threads, "target_extra_mib": 16.0,
+              "extra_mib": None, "status": "n/a"}
+    if proc.returncode != 0:
+        result["error"] = (proc.stderr.strip().splitlines() or ["probe failed"])[-1]
+        return result
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    result["extra_mib"] = (got["peak_kib"] - got["base_kib"]) / 1024  # Linux: KiB
+    result["status"] = "pass" if result["extra_mib"] <= 16.0 else "miss"
+    return result
+
+
+def _cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+# ------------------------------------------------------------------- output ----
+def _fmt(v, spec):
+    return "n/a" if v is None else format(v, spec)
+
+
+def format_table(report):
+    """The report as the text table ``fastinit bench`` prints."""
+    c = report["config"]
+    lines = [
+        f"fastinit {c['version']} bench: {c['size']:,} elements, best of {c['repeat']}, "
+        f"SIMD {c['simd_selected']}, threads {','.join(map(str, c['threads']))}",
+        f"cpu: {c['cpu']} ({c['cores']} cores); numpy {c['numpy']}, torch {c['torch'] or 'n/a'}",
+        "memory-write roofline (ndarray.fill, 1 thread): " + ", ".join(
+            f"{k} {v['m_per_s']:.0f} M/s {v['gb_per_s']:.1f} GB/s" for k, v in report["roofline"].items()),
+        "",
+    ]
+    head = (f"{'case':<62} {'fastinit':>9} {'GB/s':>6} {'roof':>5} {'peer':>9} {'ratio':>7} "
+            f"{'target':>7}  result")
+    lines += [head, "-" * len(head)]
+    for r in report["rows"]:
+        fi, pe = r["fastinit"] or {}, r["peer_rate"] or {}
+        if "fastinit_us" in r:
+            a, b = f"{r['fastinit_us']:.2f}us", f"{r['peer_us']:.2f}us"
+        else:
+            a, b = _fmt(fi.get("m_per_s"), ".0f"), _fmt(pe.get("m_per_s"), ".0f")
+        roof = "" if r["roofline_fraction"] is None else f"{r['roofline_fraction']:.0%}"
+        target = "-" if r["target"] is None else f">={r['target']:g}x"
+        status = "-" if r["status"] == "no target" else r["status"]
+        lines.append(f"{r['case']:<62} {a:>9} {_fmt(fi.get('gb_per_s'), '.1f'):>6} {roof:>5} {b:>9} "
+                     f"{_fmt(r['ratio'], '.2f') + 'x' if r['ratio'] else 'n/a':>7} {target:>7}  "
+                     f"{status}")
+    lines.append("  (rates in M samples/s; roof = fastinit GB/s / ndarray.fill GB/s; peers: "
+                 + "; ".join(sorted({r['peer'] for r in report['rows']})) + ")")
+    m = report["memory"]
+    if m is not None:
+        extra = "n/a" if m["extra_mib"] is None else f"{m['extra_mib']:.1f} MiB"
+        lines.append(f"peak memory, normal float32 out= fill of {m['output_mib'] / 1024:.2f} GiB "
+                     f"({m['threads']} threads): output + {extra} (target <= +16 MiB)  {m['status']}"
+                     + (f"  [{m['error']}]" if "error" in m else ""))
+    lines.append("Timings on a shared or busy machine are noisy: compare ratios from one run.")
+    return "\n".join(lines)
+
+
+def run(args):
+    """The ``fastinit bench`` command: measure, then print a table or JSON; returns 0."""
+    quick = args.quick
+    size = args.size or (_MIB if quick else 16 * _MIB)
+    repeat = args.repeat or (3 if quick else 7)
+    mem_gib = args.mem_gib if args.mem_gib is not None else (1.0 if quick else 4.0)
+    progress = None
+    if not args.json and sys.stderr.isatty():
+        progress = lambda text: print(f"  measuring {text} ...", file=sys.stderr, flush=True)  # noqa: E731
+    report = measure(size=size, repeat=repeat, threads=tuple(args.threads),
+                     latency_calls=200 if quick else 2000, mem_gib=mem_gib, progress=progress)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(format_table(report))
+    return 0
+
+
+def main(argv=None):
+    """``python -m fastinit.bench [options]``; returns the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m fastinit.bench", allow_abbrev=False,
+                                     description="Time fastinit's fills against NumPy and PyTorch.")
+    _add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
