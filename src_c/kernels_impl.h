@@ -71,7 +71,8 @@ static void FI_FN(values_f)(const fi_plan *restrict pl, const uint32_t *restrict
         break;
     case FI_NORMAL: /* n is even: pair k uses words 2k (radius) and 2k+1 (angle) */
         for (uint32_t k = 0; k < n / 2; k++)
-            fi_normal_pair_f(w[2 * k], w[2 * k + 1], pl->f_a, pl->f_b, &out[2 * k], &out[2 * k + 1]);
+            fi_normal_pair_f(w[2 * k], w[2 * k + 1], pl->f_a, pl->f_b, &out[2 * k],
+                             &out[2 * k + 1]);
         break;
     default:
         for (uint32_t i = 0; i < n; i++) {
@@ -207,7 +208,7 @@ static void FI_FN(vplan)(const fi_plan *pl, fi_vplan *vp)
 /* Philox blocks blk .. blk + FI_NW - 1: word j of block blk + l in the low half of
  * 64-bit lane l of *xj (the upper halves hold leftovers). */
 FI_VINLINE void fiv_philox(const fi_vplan *vp, uint64_t blk, fi_vul *x0, fi_vul *x1, fi_vul *x2,
-                              fi_vul *x3)
+                           fi_vul *x3)
 {
     fi_vul ctr = FI_SET64(blk) + FI_IOTA64; /* 64-bit block counters */
     fi_vul a = ctr, b = ctr >> 32, c = vp->s0, d = vp->s1;
@@ -235,12 +236,12 @@ FI_VINLINE void fiv_words(const fi_vplan *vp, uint64_t blk, fi_vu *w0, fi_vu *w1
 }
 
 /* ------------------------------------------------------------ batches ---------
- * Each computes the values of elements FI_NW epb ... of the batch starting at block
- * blk, in element order, as two vectors (bit patterns in a fi_vu carrier). */
+ * A batch is FI_NW Philox blocks from block blk: 4 FI_NW elements of 32-bit outputs,
+ * 2 FI_NW of float64.  fiv_batch gives their values in element order as two vectors
+ * (bit patterns in a fi_vu carrier). */
 enum { FI_K_UNIFORM_F, FI_K_NORMAL_F, FI_K_UNIFORM_D, FI_K_NORMAL_D, FI_K_RAW };
 
-FI_VINLINE void fiv_batch(const fi_vplan *vp, int kind, uint64_t blk,
-                                                            fi_vu *v0, fi_vu *v1)
+FI_VINLINE void fiv_batch(const fi_vplan *vp, int kind, uint64_t blk, fi_vu *v0, fi_vu *v1)
 {
     fi_vul x0, x1, x2, x3;
     fi_vu w0, w1;
@@ -293,8 +294,7 @@ enum { FI_O_32, FI_O_64, FI_O_F16, FI_O_BF16 };
 #define FI_STREAM_BYTES ((uint64_t)4 << 20)
 
 /* bytes of the batch's values (2 vectors, or one for 16-bit outputs) to p */
-FI_VINLINE void fiv_store(int of, void *p, fi_vu v0, fi_vu v1,
-                                                            int stream)
+FI_VINLINE void fiv_store(int of, void *p, fi_vu v0, fi_vu v1, int stream)
 {
     switch (of) {
     case FI_O_F16: fi_store16x2(p, fiv_f16_bits((fi_vf)v0), fiv_f16_bits((fi_vf)v1)); return;
@@ -311,8 +311,8 @@ FI_VINLINE void fiv_store(int of, void *p, fi_vu v0, fi_vu v1,
 }
 
 /* elements [start, start + n) of kind `kind` in output format `of` */
-FI_VINLINE void fiv_run(const fi_plan *plan, int kind, int of,
-                                                          uint64_t start, uint64_t n, char *out)
+FI_VINLINE void fiv_run(const fi_plan *plan, int kind, int of, uint64_t start, uint64_t n,
+                        char *out)
 {
     fi_vplan vp;
     FI_FN(vplan)(plan, &vp);
@@ -454,7 +454,8 @@ FI_VINLINE void fiv_trunc_tile(const fi_vplan *vp, const fi_plan *pl, int f64, u
     for (int i = 0; i < nt; i += FI_NW) {
         fi_vd ps = FI_LOADU_D(t->tp + i);
         fi_vd p = D_AS_D(D_AS_U(ps) & 0x7FFFFFFFFFFFFFFFull); /* exactly p >= 0 */
-        FI_STOREU_D(t->tx + i, fiv_trunc_finish(fiv_qinv_tail(p), D_NEG(D_AS_L(ps)), vp->da, vp->db));
+        fi_md lower = D_NEG(D_AS_L(ps));
+        FI_STOREU_D(t->tx + i, fiv_trunc_finish(fiv_qinv_tail(p), lower, vp->da, vp->db));
     }
     /* (the scalar clamps and rounding are the same IEEE operations as the vector ones) */
     if (f64)
