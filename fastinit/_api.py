@@ -49,6 +49,8 @@ def _as_int(name, value, lo=None, hi=None):
 
 
 def _as_float(name, value, allow_inf=False, allow_nan=False):
+    if type(value) is float and value - value == 0.0:  # fast path: a finite Python float
+        return value
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be a real number, not a bool")
     if isinstance(value, (str, bytes)) or value is None:
@@ -71,6 +73,8 @@ def _as_float(name, value, allow_inf=False, allow_nan=False):
 
 
 def _seed(seed):
+    if type(seed) is int and 0 <= seed < _U64:  # fast path
+        return seed
     if seed is None:
         raise TypeError("seed is required: pass an integer in [0, 2**64), e.g. seed=0")
     return _as_int("seed", seed, 0, _U64)
@@ -83,6 +87,8 @@ def stream_id(stream: StreamLike) -> int:
     >>> stream_id("encoder.layers.0.weight") == stream_id("encoder.layers.0.weight")
     True
     """
+    if type(stream) is int and 0 <= stream < _U64:  # fast path
+        return stream
     if isinstance(stream, str):
         digest = hashlib.blake2b(stream.encode("utf-8"), digest_size=8).digest()
         return int.from_bytes(digest, "little")
@@ -101,8 +107,15 @@ def _threads(threads):
 
 
 # ------------------------------------------------------------------- dtypes ----
+_DTYPE_FAST = {"float32": np.dtype("float32"), "float64": np.dtype("float64"),
+               "float16": np.dtype("float16")}
+
+
 def resolve_dtype(dtype: DTypeLike) -> np.dtype:
     """np.dtype for one of float32, float64, float16, bfloat16 (names or dtypes)."""
+    fast = _DTYPE_FAST.get(dtype) if isinstance(dtype, str) else None
+    if fast is not None:
+        return fast
     if isinstance(dtype, str):
         name = dtype.strip().lower()
         if name not in _FLOAT_NAMES:
@@ -129,6 +142,10 @@ def _dtype_code(dt: np.dtype) -> int:
 
 # ------------------------------------------------------------ shape, region ----
 def _shape(shape):
+    if type(shape) is int and shape >= 0:  # fast path: a 1-D size
+        if shape >= 1 << 63:
+            raise ValueError(f"shape ({shape},) has {shape} elements; the logical tensor must have fewer than 2**63")
+        return (shape,)
     if isinstance(shape, np.ndarray) and shape.ndim == 0:
         shape = shape.item()
     if isinstance(shape, (numbers.Integral, np.integer)) and not isinstance(shape, (bool, np.bool_)):
@@ -149,7 +166,7 @@ def _shape(shape):
 def _region(shape, region):
     """(start, length) per dimension for `region` (None: the whole tensor)."""
     if region is None:
-        return tuple(0 for _ in shape), shape
+        return (0,) * len(shape), shape
     if isinstance(region, slice):
         region = (region,)
     if not isinstance(region, (tuple, list)):
@@ -235,8 +252,10 @@ def _fill(dist, params, shape, *, seed, stream, dtype, out, region, threads):
         dt = out.dtype
     nthreads = _threads(threads)
     dcode = _core.DIST_CODES[dist]
-    _core.check(dcode, _dtype_code(dt), params)  # parameter errors before any allocation
     if out is None:
+        # parameter errors before any allocation (small fills: fill() checks first anyway)
+        if len(lens) != 1 or lens[0] > 4096:
+            _core.check(dcode, _dtype_code(dt), params)
         out = _empty(lens, dt)
     return _core.fill(dcode, _dtype_code(dt), params, seed_v, stream_v, dims, starts, out, nthreads)
 

@@ -68,6 +68,11 @@ CHUNK = 1 << 22       # uniform, constants, raw words
 CHUNK_SLOW = 1 << 20  # normal, trunc_normal
 
 
+# Fills this small run on the calling thread with the GIL held (below the core's own
+# one-thread threshold, so no value or thread count changes).
+SMALL_FILL = 16384
+
+
 def chunk_elements(int dist, int nthreads):
     """Region elements per GIL-free call for this distribution and thread count."""
     return (CHUNK_SLOW if dist in (1, 2) else CHUNK) * max(1, nthreads)
@@ -193,7 +198,12 @@ def fill(int dist, int dtype, tuple params, uint64_t seed, uint64_t stream, tupl
     reg.ostride = c_stride
     if _forked:
         nthreads = 1
-    chunk = chunk_elements(dist, nthreads)
+    if total <= SMALL_FILL:
+        # microseconds of work: releasing the GIL and polling signals would cost more
+        if fi_fill_region(&plan, &reg, 0, total, 1) != 0:
+            raise ValueError("internal: region rejected by the core")
+        return out
+    chunk = (CHUNK_SLOW if dist in (1, 2) else CHUNK) * (nthreads if nthreads > 1 else 1)
     begin = 0
     while begin < total:
         end = begin + chunk if total - begin > chunk else total
