@@ -289,9 +289,12 @@ FI_VINLINE void fiv_batch(const fi_vplan *vp, int kind, uint64_t blk, fi_vu *v0,
 /* Output formats: 32-bit (float32, raw words), 64-bit, float16, bfloat16. */
 enum { FI_O_32, FI_O_64, FI_O_F16, FI_O_BF16 };
 
-/* Fills at least this many bytes use non-temporal stores (they bypass the caches,
- * which a fill much larger than them would only flush). */
-#define FI_STREAM_BYTES ((uint64_t)4 << 20)
+/* Pieces of at least this many bytes (one thread's contiguous run) use non-temporal
+ * stores: from half a typical last-level cache on, the output would not stay cached
+ * anyway, and bypassing the caches saves each line's read for ownership - which
+ * matters where the write bandwidth is the limit (uniform: 2 threads write about
+ * 19 GB/s here), while it costs a few percent on compute-bound fills (normal). */
+#define FI_STREAM_BYTES ((uint64_t)16 << 20)
 
 /* bytes of the batch's values (2 vectors, or one for 16-bit outputs) to p */
 FI_VINLINE void fiv_store(int of, void *p, fi_vu v0, fi_vu v1, int stream)

@@ -6,8 +6,8 @@ FASTINIT_SIMD environment variable in a fresh interpreter.
 
 The SIMD kernels (src_c/kernels_impl.h) work in batches of 8 Philox blocks (AVX-512;
 4 on AVX2), i.e. 32 float32 / 16 float64 elements, four batches per loop step, a
-vector-aligned main part with a buffered head and tail, non-temporal stores from
-4 MiB on, and 512-element tiles for the truncated normal."""
+vector-aligned main part with a buffered head and tail, non-temporal stores for
+pieces of 16 MiB and more, and 512-element tiles for the truncated normal."""
 from __future__ import annotations
 
 import json
@@ -105,17 +105,20 @@ def test_unaligned_destinations(case, dtype):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("case", ["uniform", "normal"])
 def test_streaming_store_path(case, dtype):
-    """Fills of >= 4 MiB use non-temporal stores: same bits, at aligned and odd offsets,
-    with one and two threads."""
-    n = (5 << 20) // np.dtype(dtype).itemsize + 37
-    ref = fill(case, "scalar", shape=(n + 3,), region=np.s_[3:], seed=9, dtype=dtype, threads=2)
+    """Pieces of >= 16 MiB use non-temporal stores (uniform's chunks are that large):
+    same bits with one and two threads, into a 64-byte aligned output (where the
+    streaming stores apply) and one shifted by an element (where they cannot)."""
+    itemsize = np.dtype(dtype).itemsize
+    n = (33 << 20) // itemsize + 37
+    ref = fill(case, "scalar", shape=(n + 4,), region=np.s_[4:], seed=9, dtype=dtype, threads=2)
+    raw = np.empty((n + 1) * itemsize + 64, np.uint8)
+    base = (-raw.ctypes.data) % 64
     for isa in SIMD_ISAS:
-        for off in (0, 1):
-            buf = np.empty(n + 1, dtype)
-            out = buf[off:off + n]
+        for off in (0, itemsize):
+            out = raw[base + off:base + off + n * itemsize].view(dtype)
             for threads in (1, 2):
                 out[...] = 0
-                fill(case, isa, shape=(n + 3,), region=np.s_[3:], seed=9, dtype=dtype, out=out,
+                fill(case, isa, shape=(n + 4,), region=np.s_[4:], seed=9, dtype=dtype, out=out,
                      threads=threads)
                 assert_same_bits(out, ref, f"{isa} {case} {dtype} offset {off} threads {threads}")
 
