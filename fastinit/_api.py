@@ -136,7 +136,13 @@ def resolve_dtype(dtype: DTypeLike) -> np.dtype:
     return dt
 
 
+_DTYPE_CODE_FAST = {dt: _core.DTYPE_CODES[dt.name] for dt in _DTYPE_FAST.values()}
+
+
 def _dtype_code(dt: np.dtype) -> int:
+    code = _DTYPE_CODE_FAST.get(dt)
+    if code is not None:
+        return code
     return _core.DTYPE_CODES[dt.name]
 
 
@@ -146,6 +152,10 @@ def _shape(shape):
         if shape >= 1 << 63:
             raise ValueError(f"shape ({shape},) has {shape} elements; the logical tensor must have fewer than 2**63")
         return (shape,)
+    if type(shape) is tuple and len(shape) <= _core.MAX_NDIM and all(type(d) is int and d >= 0 for d in shape):
+        if math.prod(shape) >= 1 << 63:
+            raise ValueError(f"shape {shape} has {math.prod(shape)} elements; the logical tensor must have fewer than 2**63")
+        return shape
     if isinstance(shape, np.ndarray) and shape.ndim == 0:
         shape = shape.item()
     if isinstance(shape, (numbers.Integral, np.integer)) and not isinstance(shape, (bool, np.bool_)):
@@ -197,7 +207,7 @@ def _check_out(out, lens, dt):
         raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
     if dt is not None and out.dtype != dt:
         raise ValueError(f"out has dtype {out.dtype} but dtype={dt} was requested")
-    if out.dtype.name not in _FLOAT_NAMES:
+    if out.dtype not in _DTYPE_CODE_FAST and out.dtype.name not in _FLOAT_NAMES:
         raise ValueError(f"out has dtype {out.dtype}: it must be one of {', '.join(_FLOAT_NAMES)}")
     if not out.dtype.isnative:
         raise ValueError("out is not in native byte order")
@@ -207,7 +217,8 @@ def _check_out(out, lens, dt):
         raise ValueError("out is read-only: pass a writable array")
     if not out.flags.aligned:
         raise ValueError("out is not aligned to its dtype: pass an aligned array")
-    if out.size and _self_overlapping(out):
+    # C- or F-contiguous arrays cannot overlap themselves (cheap flag test first)
+    if out.size and not (out.flags.c_contiguous or out.flags.f_contiguous) and _self_overlapping(out):
         raise ValueError("out has overlapping elements (a zero stride or an as_strided view): "
                          "pass an array whose elements are distinct, e.g. a copy")
     return out
