@@ -250,17 +250,20 @@ def _self_overlapping(a):
 
 
 # --------------------------------------------------------------------- fill ----
-def _fill(dist, params, shape, *, seed, stream, dtype, out, region, threads):
-    seed_v = 0 if dist == "constant" else _seed(seed)
-    stream_v = stream_id(stream)
+def _target(shape, dtype, out, region):
+    """Validated (dims, starts, lens, dtype) of the array to fill; nothing allocated."""
     dims = _shape(shape)
     starts, lens = _region(dims, region)
     if out is None:
-        dt = resolve_dtype("float32" if dtype is None else dtype)
-    else:
-        dt = resolve_dtype(dtype) if dtype is not None else None
-        _check_out(out, lens, dt)
-        dt = out.dtype
+        return dims, starts, lens, resolve_dtype("float32" if dtype is None else dtype)
+    _check_out(out, lens, resolve_dtype(dtype) if dtype is not None else None)
+    return dims, starts, lens, out.dtype
+
+
+def _fill(dist, params, shape, *, seed, stream, dtype, out, region, threads):
+    seed_v = 0 if dist == "constant" else _seed(seed)
+    stream_v = stream_id(stream)
+    dims, starts, lens, dt = _target(shape, dtype, out, region)
     nthreads = _threads(threads)
     dcode = _core.DIST_CODES[dist]
     if out is None:

@@ -61,7 +61,7 @@ import warnings
 import numpy as np
 
 from . import _api
-from ._api import _as_float, _as_int, _check_out, _region, _shape, _threads, resolve_dtype, stream_id
+from ._api import _as_float, _as_int, _shape, _target, _threads, resolve_dtype, stream_id
 
 __all__ = [
     "calculate_gain", "fans",
@@ -439,28 +439,6 @@ lecun_normal = _vs_alias("lecun_normal", 1.0, "fan_in", "truncated_normal",
 
 
 # ----------------------------------------------------- structured helpers ----
-def _target(shape, dtype, out, region):
-    """Validated (dims, starts, lens, dtype) of the array to fill; nothing allocated."""
-    dims = _shape(shape)
-    starts, lens = _region(dims, region)
-    if out is None:
-        dt = resolve_dtype("float32" if dtype is None else dtype)
-    else:
-        dt = resolve_dtype(dtype) if dtype is not None else None
-        if isinstance(out, np.ndarray) and out.size == 0:
-            # NumPy gives some empty arrays zero strides, which the overlap check refuses;
-            # an empty array has no elements to overlap, so check a restrided view instead
-            strides, step = [], out.dtype.itemsize
-            for n in reversed(out.shape):
-                strides.insert(0, step)
-                step *= max(n, 1)
-            _check_out(np.lib.stride_tricks.as_strided(out, strides=tuple(strides)), lens, dt)
-        else:
-            _check_out(out, lens, dt)
-        dt = out.dtype
-    return dims, starts, lens, dt
-
-
 def _round_to(values, dt):
     """float64 values rounded to `dt`; 16-bit types through float32, as the core does."""
     if dt.itemsize == 2:
