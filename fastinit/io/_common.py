@@ -74,8 +74,34 @@ class _SampleStats:
         return self.n, self.mean, math.sqrt(self.m2 / self.n)
 
 
+class _QuietStream:
+    """stderr for the progress bar: a broken or closed stderr (``2>&1 | head``) must
+    not stop a write that is otherwise fine."""
+
+    def __init__(self, stream):
+        self._stream, self._dead = stream, False
+
+    def write(self, text):
+        if not self._dead:
+            try:
+                self._stream.write(text)
+            except (OSError, ValueError):
+                self._dead = True
+        return len(text)
+
+    def flush(self):
+        if not self._dead:
+            try:
+                self._stream.flush()
+            except (OSError, ValueError):
+                self._dead = True
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
 def _progress_bar(total, desc, enabled):
-    if not enabled:
+    if not enabled or sys.stderr is None:
         return None
     try:
         from tqdm.auto import tqdm
@@ -87,7 +113,7 @@ def _progress_bar(total, desc, enabled):
         return None
     # Decimal units (kB, MB, GB), as in the command's summary.
     return tqdm(total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1000,
-                file=sys.stderr, dynamic_ncols=True)
+                file=_QuietStream(sys.stderr), dynamic_ncols=True)
 
 
 # ------------------------------------------------------------------ planning ----
