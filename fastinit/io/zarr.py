@@ -107,7 +107,7 @@ def to_zarr(path, shape, init, *, chunks="auto", seed=None, stream=0, dtype=None
 
     import zarr
 
-    from .._version import STREAM_VERSION, __version__
+    from .. import STREAM_VERSION, __version__
 
     stored = np.dtype(np.uint16) if dt.name == "bfloat16" else dt
     attrs = {"fastinit": {
