@@ -94,8 +94,15 @@ static FI_NOINLINE int prepare(const fi_spec *spec, int isa, fi_plan *pl, const 
         else if (bp <= 0) mass = fi_normal_cdf(bp) - pa;
         else mass = (1.0 - pa) - qb;
         if (!(mass > 0)) FAIL("the truncation interval is too narrow: its probability is 0 in double precision");
-        double zmax = fmax(isfinite(a) ? fabs(a) : FI_ZMAX, isfinite(b) ? fabs(b) : FI_ZMAX);
-        if (fabs(mean) + zmax * sd > big) FAIL("values would overflow the output dtype");
+        /* overflow judged on the z the sampler can produce: U and V are at least umin
+         * (trunc_uv_32/64), so z lies in [Phi^-1(pa + umin mass), Q^-1(qb + umin mass)]
+         * within [a, b]; a 1e-9 margin covers the rounding of these evaluations */
+        double umin = dt == FI_F64 ? 0x1p-54 : 0x1p-33;
+        double plo = fma(umin, mass, pa), phi = fma(umin, mass, qb);
+        double zlo = plo < 0.5 ? fmax(a, -fi_normal_qinv(plo) * (1 + 1e-9)) : a;
+        double zhi = phi < 0.5 ? fmin(b, fi_normal_qinv(phi) * (1 + 1e-9)) : b;
+        if (fmax(fabs(mean + zlo * sd), fabs(mean + zhi * sd)) > big)
+            FAIL("values would overflow the output dtype");
         double lb = sd == 0 ? mean : isfinite(a) ? mean + sd * a : -INFINITY;
         double ub = sd == 0 ? mean : isfinite(b) ? mean + sd * b : INFINITY;
         double lo = isfinite(lb) ? fi_dt_ceil(lb, dt) : -INFINITY;
