@@ -387,10 +387,12 @@ def check_in_range(name, value, dt, what=None):
 
 
 def round_to(values, dt):
-    """float64 values rounded to `dt`; 16-bit types through float32, as the core does."""
-    if dt.itemsize == 2:
-        return np.asarray(values, dtype=np.float64).astype(np.float32).astype(dt)
-    return np.asarray(values, dtype=np.float64).astype(dt)
+    """float64 values rounded to `dt`; 16-bit types through float32, as the core does
+    (an overflow gives inf, which the callers refuse)."""
+    with np.errstate(over="ignore"):
+        if dt.itemsize == 2:
+            return np.asarray(values, dtype=np.float64).astype(np.float32).astype(dt)
+        return np.asarray(values, dtype=np.float64).astype(dt)
 
 
 # --------------------------------------------------------------- target ----

@@ -183,7 +183,7 @@ def _orthogonal_region(t, gain, column_axis, name):
         part = part * gain
     values = round_to(part, t.dtype)
     if values.size and not np.isfinite(values).all():
-        largest = float(np.abs(part).max())
+        largest = float(np.abs(full).max()) * abs(gain)  # of the whole tensor: one message for every region
         raise ValueError(f"{name}={gain!r} is too large for {t.dtype.name}: values reach {largest:.6g}, "
                          f"beyond its largest finite value; use a smaller {name} or a wider dtype")
     return values
