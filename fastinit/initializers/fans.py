@@ -7,8 +7,7 @@ import math
 
 import numpy as np
 
-from .. import _validate
-from .._validate import as_int, check_shape, check_threads, resolve_target, stream_id
+from .._validate import as_int, check_shape
 
 _LINEAR_FNS = ["linear", "conv1d", "conv2d", "conv3d",
                "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"]
@@ -165,19 +164,3 @@ def _fan_for_mode(fan_in, fan_out, mode, valid):
     if mode == "fan_geo_avg" and "fan_geo_avg" in valid:
         return (fan_in * fan_out) ** 0.5
     raise ValueError(f"Mode {mode} not supported, please use one of {valid}")
-
-
-def _numel(dims):
-    return math.prod(dims)
-
-
-def _empty_result(shape, dtype, out, region):
-    """Validate the target and return it unwritten (zero-element shapes)."""
-    dims, starts, lens, dt = resolve_target(shape, dtype, out, region)
-    return out if out is not None else np.empty(lens, dtype=dt)
-
-
-def _check_core_kw(seed, stream, threads):
-    _validate.check_seed(seed)
-    stream_id(stream)
-    check_threads(threads)

@@ -128,7 +128,7 @@ def to_zarr(path, shape, init, *, chunks="auto", seed=None, stream=0, dtype=None
         check_memory(filler)
         whole = np.ascontiguousarray(filler.fill(threads=nworkers))
 
-    from .._version import STREAM_VERSION, __version__
+    from .. import STREAM_VERSION, __version__
 
     stored = np.dtype(np.uint16) if dt.name == "bfloat16" else dt
     attrs = {"fastinit": {
