@@ -112,16 +112,16 @@ def run_fill(args):
     if args.chunk_mb is not None and kind != "npy":
         _fail("--chunk-mb applies to .npy output; for .zarr set --chunks")
     try:
-        fn = fio.get_initializer(args.init)
-        known, takes_seed = fio.init_parameters(fn)
+        entry, _ = registry.resolve(args.init)
+        takes_seed = entry.random
         if takes_seed and args.seed is None:
             _fail(f"--seed is required for {args.init} (an integer in [0, 2**64), e.g. --seed 0)")
-        unknown = [k for k in params if k not in known]
-        if unknown and not registry._accepts_var_keywords(fn):
-            takes = ", ".join(f"--{k.replace('_', '-')}" for k in known) or "no parameters"
+        unknown = [k for k in params if k not in entry.params]
+        if unknown and not registry._accepts_var_keywords(entry.func):
+            takes = ", ".join(f"--{k.replace('_', '-')}" for k in entry.params) or "no parameters"
             _fail(f"{args.init} does not take {', '.join('--' + k.replace('_', '-') for k in unknown)}; "
                   f"it takes {takes}")
-        filler = registry._Filler(shape, args.init, args.seed, stream, args.dtype, params)
+        filler = registry.Filler(shape, args.init, args.seed, stream, args.dtype, params)
         filler.dry_run()  # every parameter error surfaces here, before a file exists
         threads = _validate.check_threads(args.threads)
         chunks = "auto" if args.chunks in (None, "auto") else parse_shape(args.chunks)
@@ -132,7 +132,7 @@ def run_fill(args):
             if not (math.isfinite(args.chunk_mb) and args.chunk_mb > 0):
                 _fail(f"--chunk-mb must be a finite number > 0, got {args.chunk_mb:g}")
             chunk_bytes = max(1, int(args.chunk_mb * (1 << 20)))
-        if not filler.elementwise:
+        if not entry.region_fill:
             _common.check_memory(filler)
     except OverflowError as exc:  # e.g. math on --a 1e200
         _fail(f"{args.init}({_format_params(params)}): a parameter is too large ({exc}): "
@@ -165,7 +165,7 @@ def run_fill(args):
         raise FileExistsError(str(exc).replace("overwrite=True", "--force")) from None
     try:
         _print_summary(res, args.init, params, args.seed if takes_seed else None, stream, threads,
-                       known)
+                       entry.defaults())
         sys.stdout.flush()
     except BrokenPipeError:
         silence_stdout()  # `| head`, `| true`: the file is complete, that is success

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from .. import _validate
-from ..initializers.registry import _Filler, expected_moments
+from ..initializers.registry import Filler, expected_moments
 from . import _atomic
 from ._common import (
     DEFAULT_CHUNK_BYTES,
@@ -86,13 +86,13 @@ def to_npy(path, shape, init, *, seed=None, stream=0, dtype=None, threads=None, 
     """
     path = _check_path(path)
     overwrite = _check_overwrite(overwrite)
-    filler = _Filler(shape, init, seed, stream, dtype, params)
+    filler = Filler(shape, init, seed, stream, dtype, params)
     chunk_bytes = _pos_int("chunk_bytes", chunk_bytes)
     nthreads = _validate.check_threads(threads)
     shape, dt = filler.shape, filler.dtype
     _atomic.check_target(path, "npy", overwrite)
     whole = None
-    if filler.elementwise:
+    if filler.entry.region_fill:
         filler.dry_run()
     else:
         check_memory(filler)

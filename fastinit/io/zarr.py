@@ -11,7 +11,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 import numpy as np
 
 from .. import _validate
-from ..initializers.registry import _Filler, expected_moments
+from ..initializers.registry import Filler, expected_moments
 from . import _atomic
 from ._common import (
     DEFAULT_ZARR_CHUNK_BYTES,
@@ -112,7 +112,7 @@ def to_zarr(path, shape, init, *, chunks="auto", seed=None, stream=0, dtype=None
     """
     path = _check_path(path).rstrip("/\\") or path
     overwrite = _check_overwrite(overwrite)
-    filler = _Filler(shape, init, seed, stream, dtype, params)
+    filler = Filler(shape, init, seed, stream, dtype, params)
     shape, dt = filler.shape, filler.dtype
     chunk_shape = _zarr_chunks(shape, dt.itemsize, chunks)
     nworkers = _validate.check_threads(threads)
@@ -122,7 +122,7 @@ def to_zarr(path, shape, init, *, chunks="auto", seed=None, stream=0, dtype=None
         raise ImportError(f"to_zarr needs zarr ({exc}): pip install 'fastinit[io]'") from exc
     _atomic.check_target(path, "zarr", overwrite)
     whole = None
-    if filler.elementwise:
+    if filler.entry.region_fill:
         filler.dry_run()
     else:
         check_memory(filler)
