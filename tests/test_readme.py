@@ -113,3 +113,27 @@ def test_deep_relu_documents_its_bit_reproducible_initial_weights():
         assert f"{label} {digest}..." in deep_relu.__doc__
         assert f"{label} `{digest}...`" in docs
     assert "not" in deep_relu.__doc__ and "BLAS" in deep_relu.__doc__
+
+
+# --------------------------------------------------------------- packaging ----
+def test_generated_c_stays_out_of_the_wheel_and_the_sdist(tmp_path):
+    """The sdist carries _core.pyx and the C core but not Cython's _core.c; the wheel's
+    Python part (build_py: everything but the compiled extension) carries no C at all."""
+    import shutil
+    import tarfile
+
+    src = tmp_path / "src"
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(
+        ".git", "build", "dist", "*.so", "_core.c", "__pycache__", "*.egg-info", ".asv"))
+    for cmd in (["sdist", "-d", str(tmp_path / "dist")], ["build_py", "-d", str(tmp_path / "lib")]):
+        p = subprocess.run([sys.executable, "setup.py", "-q", *cmd], cwd=src, capture_output=True,
+                           text=True, timeout=600)
+        assert p.returncode == 0, p.stderr[-2000:]
+    (sdist,) = (tmp_path / "dist").glob("*.tar.gz")
+    names = {n.split("/", 1)[1] for n in tarfile.open(sdist).getnames() if "/" in n}
+    assert "fastinit/_core.pyx" in names and "fastinit/_core.c" not in names
+    assert {"src_c/philox.h", "src_c/kernels_avx512.c", "src_c/fill.c"} <= names
+    wheel_py = [os.path.relpath(os.path.join(d, f), tmp_path / "lib")
+                for d, _, fs in os.walk(tmp_path / "lib") for f in fs]
+    assert "fastinit/__init__.py" in wheel_py
+    assert not [f for f in wheel_py if f.endswith((".c", ".pyx"))], wheel_py
