@@ -145,6 +145,17 @@ def test_a_closed_stdout_pipe_after_a_complete_write_is_success(tmp_path):
     np.testing.assert_array_equal(np.load(tmp_path / "s.npy"), fastinit.normal(20000, seed=0))
 
 
+def test_closed_stdout_or_stderr_do_not_stop_a_fill(tmp_path):
+    for i, suffix in enumerate([">&-", "2>&-", ">&- 2>&-"]):
+        p = run("fill", f"s{i}.npy", "--shape", "300", "--init", "normal", "--seed", "0", cwd=tmp_path,
+                shell_suffix=suffix)
+        assert p.returncode == 0 and b"Traceback" not in p.stderr, (suffix, p.stderr)
+        np.testing.assert_array_equal(np.load(tmp_path / f"s{i}.npy"), fastinit.normal(300, seed=0))
+    assert sorted(os.listdir(tmp_path)) == ["s0.npy", "s1.npy", "s2.npy"]
+    p = run("fill", "s0.npy", "--shape", "3", "--init", "zeros", cwd=tmp_path, shell_suffix="2>&-")
+    assert p.returncode == 2 and p.stdout == b""  # the error has nowhere to go, and not to stdout
+
+
 def test_a_broken_stderr_does_not_stop_the_write(tmp_path):
     # Progress bar and summary both into a pipe whose reader leaves after one byte.
     proc = subprocess.Popen([sys.executable, "-m", "fastinit", "fill", "b.npy", "--shape",

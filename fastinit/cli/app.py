@@ -35,6 +35,8 @@ def _raise_interrupt(signum, frame):
 
 def _say(prog, message):
     """One line on stderr, even for a multi-line message; a closed stderr is ignored."""
+    if sys.stderr is None:  # started with stderr closed: print() would fall back to stdout
+        return
     try:
         print(f"{prog}: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
     except (OSError, AttributeError, ValueError):  # stderr closed or broken
@@ -49,8 +51,21 @@ def _flush_stdout():
         silence_stdout()
 
 
+def _reserve_standard_fds():
+    """Open /dev/null on a closed fd 0, 1 or 2 (``>&-``), so no file the command creates
+    gets that number and a stray write to stderr cannot land in a data file."""
+    import os
+
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            os.open(os.devnull, os.O_RDWR)  # the lowest free descriptor: this one
+
+
 def main(argv=None):
     """Entry point of the ``fastinit`` console script; returns the exit status."""
+    _reserve_standard_fds()
     parser = build_parser()
     args = parser.parse_args(argv)
     func = getattr(args, "func", None)

@@ -166,7 +166,8 @@ def run_fill(args):
     try:
         _print_summary(res, args.init, params, args.seed if takes_seed else None, stream, threads,
                        entry.defaults())
-        sys.stdout.flush()
+        if sys.stdout is not None:  # None: started with stdout closed, nothing to say
+            sys.stdout.flush()
     except BrokenPipeError:
         silence_stdout()  # `| head`, `| true`: the file is complete, that is success
     return 0
