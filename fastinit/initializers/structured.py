@@ -10,15 +10,13 @@ import contextlib
 import math
 import threading
 import warnings
-from typing import Optional, Sequence, Union
+from typing import Optional
 
 import numpy as np
 
 from .. import fills
 from .._validate import (
     CONS_FINITE,
-    CONS_NON_NEGATIVE,
-    CONS_UNIT,
     DTypeLike,
     RegionLike,
     ShapeLike,
@@ -28,7 +26,6 @@ from .._validate import (
     check_constraint,
     check_in_range,
     round_to,
-    stream_id,
     target,
 )
 from .fans import _axes
