@@ -45,11 +45,6 @@ def _with_out(t, out):
     return Target(t.dims, t.starts, t.lens, t.dtype, out, t.seed, t.stream, t.threads)
 
 
-def _lens_target(t, out):
-    """`out` as a whole logical tensor of the region's shape (constants: same values)."""
-    return Target(t.lens, (0,) * len(t.lens), t.lens, t.dtype, out, 0, 0, t.threads)
-
-
 # A reference-counted pin of the BLAS thread pool to one thread: LAPACK's blocked QR may
 # sum in a different order with more threads, so one thread makes the bits independent of
 # the machine and of the user's settings.  Concurrent callers share one pin; the user's
