@@ -366,14 +366,34 @@ DISTRIBUTIONS = {
 }
 
 
+def _finite_floats(values):
+    for v in values:
+        if type(v) is not float or v - v != 0.0:
+            return False
+    return True
+
+
+# fast paths: finite Python floats that satisfy the table (the common call)
+_FAST = {
+    "uniform": lambda v: _finite_floats(v) and v[0] <= v[1],
+    "normal": lambda v: _finite_floats(v) and v[1] >= 0.0,
+    "trunc_normal": lambda v: (_finite_floats(v[:2]) and v[1] >= 0.0 and type(v[2]) is float
+                               and type(v[3]) is float and v[2] < v[3]),
+    "constant": lambda v: type(v[0]) is float,
+}
+
+
 def check_params(dist, *values, names=None):
     """The distribution parameters of `dist` as floats, checked against the table;
     `names` renames them in messages (e.g. torch's a, b for uniform's low, high)."""
+    if names is None and _FAST[dist](values):
+        return values
     cons, orders = DISTRIBUTIONS[dist]
-    keys = [c[0] for c in cons] if names is None else list(names)
+    table = [c[0] for c in cons]
+    keys = table if names is None else list(names)
     out = tuple(check_constraint(k, v, c[1]) for k, v, c in zip(keys, values, cons))
     for lo, op, hi in orders:
-        i, j = [c[0] for c in cons].index(lo), [c[0] for c in cons].index(hi)
+        i, j = table.index(lo), table.index(hi)
         check_order(keys[i], out[i], op, keys[j], out[j])
     return out
 

@@ -36,15 +36,21 @@ __all__ = [
 
 def fill_target(dist: str, params: tuple, t: Target) -> np.ndarray:
     """Fill the resolved target `t` with `dist` (parameters already checked)."""
-    dcode = _core.DIST_CODES[dist]
+    dcode = DIST_CODES[dist]
     out = t.out
     if out is None:
         # the dtype-dependent checks before a large allocation (fill() runs them anyway)
         if len(t.lens) != 1 or t.lens[0] > 4096:
             _core.check(dcode, dtype_code(t.dtype), params)
-        out = empty_array(t.lens, t.dtype)
+        out = np.empty(t.lens, t.dtype) if t.size <= SMALL else empty_array(t.lens, t.dtype)
     return _core.fill(dcode, dtype_code(t.dtype), params, t.seed, t.stream, t.dims, t.starts, out,
                       t.threads)
+
+
+DIST_CODES = _core.DIST_CODES
+
+
+SMALL = 1 << 20  # elements: np.empty needs no address-space check
 
 
 def _trunc_moments(mean, std, a, b):

@@ -10,15 +10,13 @@ import contextlib
 import math
 import threading
 import warnings
-from typing import Optional, Sequence, Union
+from typing import Optional
 
 import numpy as np
 
 from .. import fills
 from .._validate import (
     CONS_FINITE,
-    CONS_NON_NEGATIVE,
-    CONS_UNIT,
     DTypeLike,
     RegionLike,
     ShapeLike,
@@ -28,7 +26,6 @@ from .._validate import (
     check_constraint,
     check_in_range,
     round_to,
-    stream_id,
     target,
 )
 from .fans import _axes
@@ -46,11 +43,6 @@ def _zeroed(t):
 
 def _with_out(t, out):
     return Target(t.dims, t.starts, t.lens, t.dtype, out, t.seed, t.stream, t.threads)
-
-
-def _lens_target(t, out):
-    """`out` as a whole logical tensor of the region's shape (constants: same values)."""
-    return Target(t.lens, (0,) * len(t.lens), t.lens, t.dtype, out, 0, 0, t.threads)
 
 
 # A reference-counted pin of the BLAS thread pool to one thread: LAPACK's blocked QR may
@@ -94,10 +86,24 @@ def _blas_controller_or_none():
     return _blas_controller or None
 
 
+# QR workers abandoned by Ctrl-C: each holds one level of the pin until it finishes
+# (the BLAS's thread count is set from the calling thread, and must not change under a
+# running call); finished ones are released at the next pin.
+_orphans = []
+
+
+def _release_finished_orphans():
+    global _blas_depth
+    for w in [w for w in _orphans if not w.is_alive()]:
+        _orphans.remove(w)
+        _blas_depth -= 1
+
+
 @contextlib.contextmanager
 def _one_blas_thread():
     global _blas_depth, _blas_restore
     with _blas_lock:
+        _release_finished_orphans()
         if _blas_depth == 0:
             ctl = _blas_controller_or_none()
             _blas_restore = None
@@ -123,30 +129,33 @@ def _one_blas_thread():
 
 
 # LAPACK's QR does not poll for signals: above this many elements it runs in a worker
-# thread while the caller waits in short, interruptible steps (Ctrl-C within ~0.1 s).
+# thread while the caller, holding the BLAS pin, waits in short interruptible steps.
 QR_IN_THREAD = 1 << 18
 
 
-def _qr(g):
-    with _one_blas_thread():
-        return np.linalg.qr(g)
-
-
 def _qr_interruptible(g):
-    if g.size < QR_IN_THREAD:
-        return _qr(g)
-    result = {}
+    global _blas_depth
+    with _one_blas_thread():
+        if g.size < QR_IN_THREAD:
+            return np.linalg.qr(g)
+        result = {}
 
-    def work():
+        def work():
+            try:
+                result["qr"] = np.linalg.qr(g)
+            except BaseException as exc:  # handed to the caller
+                result["error"] = exc
+
+        worker = threading.Thread(target=work, name="fastinit-qr", daemon=True)
+        worker.start()
         try:
-            result["qr"] = _qr(g)
-        except BaseException as exc:  # handed to the caller
-            result["error"] = exc
-
-    worker = threading.Thread(target=work, name="fastinit-qr", daemon=True)
-    worker.start()
-    while worker.is_alive():
-        worker.join(0.05)  # KeyboardInterrupt arrives here; the worker's result is dropped
+            while worker.is_alive():
+                worker.join(0.05)
+        except KeyboardInterrupt:
+            with _blas_lock:  # the abandoned worker keeps the pin until it finishes
+                _blas_depth += 1
+                _orphans.append(worker)
+            raise
     if "error" in result:
         raise result["error"]
     return result["qr"]
