@@ -361,3 +361,32 @@ def _env():
     root = os.path.dirname(os.path.dirname(os.path.abspath(fastinit.__file__)))
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
     return env
+
+
+def test_writers_are_typed_for_mypy_strict(tmp_path):
+    import subprocess
+    import sys
+    import textwrap
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(fastinit.__file__)))
+    good = textwrap.dedent('''
+        from __future__ import annotations
+        import pathlib
+        import fastinit
+        from fastinit.io import WriteResult
+
+        r: WriteResult = fastinit.to_npy("a.npy", (3, 4), "normal", seed=0, std=0.5, overwrite=True)
+        z = fastinit.to_zarr(pathlib.Path("a.zarr"), 10, fastinit.he_normal.with_(in_axis=0),
+                             chunks=(5,), seed=1)
+        s: float = z.sample_std + r.gb_per_s
+        print(s, r.expected_std, r.shape[0])
+    ''')
+    bad = 'import fastinit\nfastinit.to_npy(3, (3,), "normal", seed=0)\nx: str = fastinit.to_zarr("a", 3, "zeros")\n'
+    outs = []
+    for name, code in (("good.py", good), ("bad.py", bad)):
+        (tmp_path / name).write_text(code)
+        outs.append(subprocess.run([sys.executable, "-m", "mypy", "--strict", "--follow-imports=silent",
+                                    "--no-incremental", name], cwd=tmp_path, capture_output=True,
+                                   text=True, env={**os.environ, "MYPYPATH": root}, timeout=600))
+    assert outs[0].returncode == 0, outs[0].stdout
+    assert "bad.py:2: error" in outs[1].stdout and "bad.py:3: error" in outs[1].stdout, outs[1].stdout

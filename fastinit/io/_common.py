@@ -8,10 +8,19 @@ import math
 import os
 import sys
 import threading
+from typing import TYPE_CHECKING, Any, Callable, Optional, Tuple, Union
 
 import numpy as np
 
 from .. import _validate
+
+if TYPE_CHECKING:
+    from ..initializers.factory import Initializer
+
+# What the writers take as `init`: a registered name, a fill function, or a configured
+# fastinit.Initializer.
+InitLike = Union[str, Callable[..., np.ndarray], "Initializer"]
+PathLike = Union[str, "os.PathLike[str]"]
 
 DEFAULT_CHUNK_BYTES = 64 << 20      # npy row blocks: big enough for full speed, small in RAM
 
@@ -28,15 +37,15 @@ class WriteResult:
     """What to_npy / to_zarr wrote: where, how much, how fast, and a sample's moments."""
 
     path: str
-    shape: tuple
+    shape: Tuple[int, ...]
     dtype: np.dtype
     nbytes: int
     seconds: float
     sample_size: int
     sample_mean: float
     sample_std: float
-    expected_mean: float | None = None
-    expected_std: float | None = None
+    expected_mean: Optional[float] = None
+    expected_std: Optional[float] = None
 
     @property
     def gb_per_s(self) -> float:

@@ -6,13 +6,17 @@ import math
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Optional
 
 import numpy as np
 
 from .. import _validate
+from .._validate import DTypeLike, ShapeLike, StreamLike
 from ..initializers.registry import Filler, expected_moments
 from . import _atomic
 from ._common import (
+    InitLike,
+    PathLike,
     DEFAULT_CHUNK_BYTES,
     WriteResult,
     _blocks,
@@ -27,8 +31,10 @@ from ._common import (
 
 
 # ---------------------------------------------------------------------- npy ----
-def to_npy(path, shape, init, *, seed=None, stream=0, dtype=None, threads=None, progress=True,
-           chunk_bytes=DEFAULT_CHUNK_BYTES, overwrite=False, **params):
+def to_npy(path: PathLike, shape: ShapeLike, init: InitLike, *, seed: Optional[int] = None,
+           stream: StreamLike = 0, dtype: DTypeLike = None, threads: Optional[int] = None,
+           progress: bool = True, chunk_bytes: int = DEFAULT_CHUNK_BYTES, overwrite: bool = False,
+           **params: Any) -> WriteResult:
     """Write the tensor `init(shape, **params, seed=, stream=, dtype=)` to a ``.npy`` file,
     row block by row block, never holding the whole table in memory.
 

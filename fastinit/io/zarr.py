@@ -7,13 +7,17 @@ import os
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
 from .. import _validate
+from .._validate import DTypeLike, ShapeLike, StreamLike
 from ..initializers.registry import Filler, expected_moments
 from . import _atomic
 from ._common import (
+    InitLike,
+    PathLike,
     DEFAULT_ZARR_CHUNK_BYTES,
     WriteResult,
     _blocks,
@@ -58,8 +62,11 @@ def _json_safe(v):
     return repr(v)
 
 
-def to_zarr(path, shape, init, *, chunks="auto", seed=None, stream=0, dtype=None, threads=None,
-            progress=True, compressors=None, overwrite=False, **params):
+def to_zarr(path: PathLike, shape: ShapeLike, init: InitLike, *,
+            chunks: Union[str, int, Sequence[Optional[int]]] = "auto", seed: Optional[int] = None,
+            stream: StreamLike = 0, dtype: DTypeLike = None, threads: Optional[int] = None,
+            progress: bool = True, compressors: Any = None, overwrite: bool = False,
+            **params: Any) -> WriteResult:
     """Write the tensor `init(shape, **params, seed=, stream=, dtype=)` to a zarr v3 array,
     each chunk filled from its global position, several chunks in parallel.
 
