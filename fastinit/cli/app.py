@@ -5,7 +5,14 @@ from __future__ import annotations
 import sys
 
 from .. import bench
-from ._args import EXIT_INTERRUPTED, EXIT_IO, EXIT_USAGE, UsageError, _Parser, silence_stdout
+from ._args import (
+    EXIT_INTERRUPTED,
+    EXIT_IO,
+    EXIT_USAGE,
+    UsageError,
+    _Parser,
+    silence_stdout,
+)
 from .fill import _add_fill
 from .propagate import add_cli_parser as add_propagate
 from .raw import _add_info, _add_raw

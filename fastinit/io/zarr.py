@@ -16,9 +16,9 @@ from .._validate import DTypeLike, ShapeLike, StreamLike
 from ..initializers.registry import Filler, expected_moments
 from . import _atomic
 from ._common import (
+    DEFAULT_ZARR_CHUNK_BYTES,
     InitLike,
     PathLike,
-    DEFAULT_ZARR_CHUNK_BYTES,
     WriteResult,
     _blocks,
     _check_overwrite,
