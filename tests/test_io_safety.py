@@ -17,6 +17,7 @@ import pytest
 import zarr
 
 import fastinit
+import fastinit.io as fio
 from fastinit.io import _atomic
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(fastinit.__file__)))
@@ -120,7 +121,7 @@ def test_a_live_writers_lock_is_respected(tmp_path, writer):
         with open(lock, "w") as f:
             f.write(record)
         write = fastinit.to_npy if writer == "npy" else fastinit.to_zarr
-        with pytest.raises(_atomic.WriteConflict, match=f"pid {holder.pid}") as info:
+        with pytest.raises(fio.WriteConflict, match=f"pid {holder.pid}") as info:
             write(path, (10,), "zeros", progress=False)
         assert isinstance(info.value, FileExistsError)
         assert "\n" not in str(info.value)

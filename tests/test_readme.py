@@ -18,11 +18,15 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(fastinit.__file__)))
 README = os.path.join(ROOT, "README.md")
 
 
+_ALIASES = {"python": ("python", "py", "python3"), "bash": ("bash", "sh", "shell", "console")}
+
+
 def _blocks(lang):
-    text = open(README, encoding="utf-8").read()
+    with open(README, encoding="utf-8") as f:
+        text = f.read()
     out = []
     for m in re.finditer(r"^```([\w+-]*)[ \t]*\n(.*?)^```", text, re.M | re.S):
-        if m.group(1).lower() == lang:
+        if m.group(1).lower() in _ALIASES[lang]:
             out.append((text.count("\n", 0, m.start()) + 1, m.group(2)))
     return out
 
@@ -55,6 +59,7 @@ def _fastinit_commands(code):
     `[--x N]` dropped, `A|B` -> A, continuation lines joined, comments cut."""
     for line in code.replace("\\\n", " ").splitlines():
         line = re.sub(r"(^|\s)#\s.*$", "", line).strip()
+        line = re.sub(r"^\$\s+", "", line)  # a console prompt
         for seg in re.split(r"\s(?:&&|\||;)\s", line):
             seg = seg.strip()
             for prefix in ("fastinit ", "python -m fastinit "):
@@ -107,7 +112,8 @@ def test_deep_relu_documents_its_bit_reproducible_initial_weights():
         import deep_relu
     finally:
         sys.path.pop(0)
-    docs = open(os.path.join(ROOT, "docs", "diagnostics.md"), encoding="utf-8").read()
+    with open(os.path.join(ROOT, "docs", "diagnostics.md"), encoding="utf-8") as f:
+        docs = f.read()
     for scheme, label in (("he", "He"), ("xavier", "Xavier")):
         digest = deep_relu.weights_digest(scheme)[:16]
         assert f"{label} {digest}..." in deep_relu.__doc__
@@ -130,7 +136,8 @@ def test_generated_c_stays_out_of_the_wheel_and_the_sdist(tmp_path):
                            text=True, timeout=600)
         assert p.returncode == 0, p.stderr[-2000:]
     (sdist,) = (tmp_path / "dist").glob("*.tar.gz")
-    names = {n.split("/", 1)[1] for n in tarfile.open(sdist).getnames() if "/" in n}
+    with tarfile.open(sdist) as tar:
+        names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
     assert "fastinit/_core.pyx" in names and "fastinit/_core.c" not in names
     assert {"src_c/philox.h", "src_c/kernels_avx512.c", "src_c/fill.c"} <= names
     wheel_py = [os.path.relpath(os.path.join(d, f), tmp_path / "lib")

@@ -2,9 +2,11 @@
 
 Every chunk is filled from its place in the whole tensor (``region=``), so the file
 holds exactly the values the in-memory call would return, bit for bit, while only a
-couple of chunks live in memory at any time.  A write goes to ``path + ".partial"``
-first and is renamed into place only when it is complete; an exception or Ctrl-C
-removes the partial file, so nothing that looks finished is ever left behind.
+couple of chunks live in memory at any time.  A write goes to a uniquely named
+temporary beside `path` under an exclusive lock and gets the name `path` in one step
+only when complete; an existing `path` is replaced only with ``overwrite=True``.  Of
+concurrent writers one wins and the others raise `WriteConflict` (a FileExistsError);
+an exception or Ctrl-C removes what the writer created (docs/io.md).
 
 >>> import os, tempfile, numpy as np, fastinit
 >>> path = os.path.join(tempfile.mkdtemp(), "w.npy")
@@ -21,9 +23,10 @@ from ..initializers.registry import (
     init_parameters,
     supports_region,
 )
+from ._atomic import WriteConflict
 from ._common import WriteResult
 from .npy import to_npy
 from .zarr import to_zarr
 
-__all__ = ["to_npy", "to_zarr", "WriteResult", "available_initializers", "get_initializer",
-           "supports_region", "init_parameters", "expected_moments"]
+__all__ = ["to_npy", "to_zarr", "WriteResult", "WriteConflict", "available_initializers",
+           "get_initializer", "supports_region", "init_parameters", "expected_moments"]

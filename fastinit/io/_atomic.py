@@ -59,8 +59,11 @@ class Lock:
             try:
                 os.write(fd, self.record.encode())
                 os.fsync(fd)
-            finally:
+            except BaseException:  # (disk full) an empty lock would block every writer
                 os.close(fd)
+                _unlink(self.path)
+                raise
+            os.close(fd)
             self.held = True
             return self
         raise WriteConflict(_busy(self.target, self.path, _read(self.path)))
