@@ -29,7 +29,9 @@ not reproduced (a different generator).
 Serialization: every class is registered as ``"fastinit>ClassName"``
 (``keras.saving.register_keras_serializable(package="fastinit")``), so ``model.save()``
 and ``keras.saving.load_model()`` round-trip models built with them; import
-``fastinit.keras`` before ``load_model`` so the names are registered.
+``fastinit.keras`` before ``load_model`` to get the fastinit classes back (without it,
+Keras resolves the saved names to its own built-ins with the same config; the saved
+weights load either way).
 """
 from __future__ import annotations
 
@@ -313,6 +315,9 @@ def get(identifier):
     if isinstance(identifier, str) and identifier in OBJECTS:
         return OBJECTS[identifier]()
     if isinstance(identifier, dict):
+        identifier = dict(identifier)
+        if not identifier.get("registered_name") and identifier.get("class_name") in OBJECTS:
+            identifier["registered_name"] = identifier["class_name"]  # a Keras built-in: ours
         obj = keras.saving.deserialize_keras_object(identifier, custom_objects=OBJECTS)
         if not callable(obj):
             raise ValueError(f"Could not interpret initializer identifier: {identifier}")
