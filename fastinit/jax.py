@@ -25,8 +25,11 @@ Where it runs: eagerly the array is filled on the host and put on the default de
 under ``jax.jit`` (and ``nnx.jit``) through ``jax.pure_callback`` with the result's
 ``ShapeDtypeStruct``; under ``jax.vmap`` over keys the callback runs once per key
 (``vmap_method="sequential"``), so each batch element equals the eager call with its key.
-``jax.eval_shape`` never runs the fill.  ``out_sharding`` (a ``jax.sharding.Sharding``)
-builds the array with :func:`make_array` eagerly and is a sharding constraint under jit.
+``jax.eval_shape`` never runs the fill.  ``out_sharding`` (a ``Sharding``, or a
+``PartitionSpec`` of the mesh set by ``jax.set_mesh``) builds the array with
+:func:`make_array` eagerly (each device fills only its shard); under jit the callback
+fills the whole array on the host and it is resharded (``reshard`` on Explicit mesh
+axes, ``with_sharding_constraint`` otherwise).
 
 Floating dtypes only (float32, float64 when x64 is enabled, float16, bfloat16); complex
 dtypes raise a ValueError (use ``jax.nn.initializers`` for those).  ``zeros``, ``ones``
@@ -125,6 +128,14 @@ def _region(index, shape):
     return tuple(slice(*s.indices(n)[:2]) for s, n in zip(index, shape))
 
 
+def _constrain(traced, sharding):
+    """Under jit: `traced` laid out as `sharding` (reshard on Explicit mesh axes)."""
+    types = getattr(getattr(sharding, "mesh", None), "axis_types", ())
+    if any(t == jax.sharding.AxisType.Explicit for t in types):
+        return jax.sharding.reshard(traced, sharding)
+    return jax.lax.with_sharding_constraint(traced, sharding)
+
+
 def _put(values, sharding=None):
     return jax.device_put(values) if sharding is None else jax.device_put(values, sharding)
 
@@ -170,14 +181,14 @@ class Initializer:
             if out_sharding is None:
                 return out
             if isinstance(out, jax.core.Tracer):
-                return jax.lax.with_sharding_constraint(out, out_sharding)
+                return _constrain(out, out_sharding)
             return _put(out, out_sharding)
         words = _key_words(key)
         if isinstance(words, jax.core.Tracer):
             host = functools.partial(self._host, shape=shape, dtype=dt)
             out = jax.pure_callback(host, jax.ShapeDtypeStruct(shape, dt), words,
                                     vmap_method="sequential")
-            return out if out_sharding is None else jax.lax.with_sharding_constraint(out, out_sharding)
+            return out if out_sharding is None else _constrain(out, out_sharding)
         seed = _seed_of_words(np.asarray(words))
         if out_sharding is not None:
             return make_array(self, shape, out_sharding, seed=seed, dtype=dt)
