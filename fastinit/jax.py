@@ -137,7 +137,13 @@ def _constrain(traced, sharding):
 
 
 def _put(values, sharding=None):
-    return jax.device_put(values) if sharding is None else jax.device_put(values, sharding)
+    if sharding is None:
+        mesh = jax.sharding.get_mesh()
+        if mesh.empty:
+            return jax.device_put(values)
+        # under jax.set_mesh, replicated over the mesh, as jnp arrays made there are
+        sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+    return jax.device_put(values, sharding)
 
 
 # -------------------------------------------------------------- initializer ----

@@ -315,6 +315,9 @@ auto = jax.make_mesh((2, 2), ("x", "y"), axis_types=(jax.sharding.AxisType.Auto,
 sa = NamedSharding(auto, P("x", None))
 w4 = jax.jit(lambda k: fj.he_uniform()(k, shape, out_sharding=sa))(jax.random.key(2))
 assert w4.sharding.is_equivalent_to(sa, 2) and np.array_equal(np.asarray(w4), fastinit.he_uniform(shape, seed=2))
+with jax.set_mesh(auto):  # eager under a mesh: replicated over it, as jnp arrays made there
+    r = fj.normal()(jax.random.key(1), (4, 4))
+    assert r.sharding == NamedSharding(auto, P()) and np.array_equal(np.asarray(r), fastinit.normal((4, 4), 0, 0.01, seed=1))
 print("sharded ok")
 """
 
