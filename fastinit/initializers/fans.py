@@ -64,7 +64,7 @@ def calculate_gain(nonlinearity: str, param: Optional[Union[int, float]] = None)
 
 
 # --------------------------------------------------------------------- fans ----
-def _axes(name, axis, ndim):
+def check_axes(name, axis, ndim):
     """A tuple of distinct non-negative axes from an int or a sequence of ints."""
     if isinstance(axis, (list, tuple)):
         raw = list(axis)
@@ -138,9 +138,9 @@ def fans(shape: ShapeLike, layout: str = "torch", in_axis: Optional[Axes] = None
             return float(dims[0]), float(dims[0])
         in_axis = -2 if in_axis is None else in_axis
         out_axis = -1 if out_axis is None else out_axis
-    ins = _axes("in_axis", in_axis, nd)
-    outs = _axes("out_axis", out_axis, nd)
-    batch = _axes("batch_axis", batch_axis, nd)
+    ins = check_axes("in_axis", in_axis, nd)
+    outs = check_axes("out_axis", out_axis, nd)
+    batch = check_axes("batch_axis", batch_axis, nd)
     if set(ins) & set(outs) or set(ins) & set(batch) or set(outs) & set(batch):
         raise ValueError(f"in_axis {in_axis}, out_axis {out_axis} and batch_axis {batch_axis} "
                          "must name different axes")
@@ -158,7 +158,7 @@ def fans(shape: ShapeLike, layout: str = "torch", in_axis: Optional[Axes] = None
     return in_size * receptive_f, out_size * receptive_f
 
 
-def _fan_for_mode(fan_in, fan_out, mode, valid):
+def fan_for_mode(fan_in, fan_out, mode, valid):
     if mode == "fan_in":
         return fan_in
     if mode == "fan_out":

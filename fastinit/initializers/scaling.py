@@ -23,7 +23,7 @@ from .._validate import (
     check_shape,
     target,
 )
-from .fans import _fan_for_mode, calculate_gain, fans
+from .fans import calculate_gain, fan_for_mode, fans
 from .registry import register
 
 # std of a standard normal truncated to [-2, 2] (JAX and Keras use this constant)
@@ -52,12 +52,12 @@ def _xavier_moments(shape, p):
 
 
 def _kaiming_moments(shape, p):
-    return 0.0, _kaiming_std(shape, p["a"], p["mode"], p["nonlinearity"], p["layout"])
+    return 0.0, kaiming_std(shape, p["a"], p["mode"], p["nonlinearity"], p["layout"])
 
 
 def _vs_moments(shape, p):
     fan_in, fan_out = fans(shape, "jax", p["in_axis"], p["out_axis"], p["batch_axis"])
-    n = _fan_for_mode(fan_in, fan_out, p["mode"], _VS_MODES)
+    n = fan_for_mode(fan_in, fan_out, p["mode"], _VS_MODES)
     # truncated_normal carries the 0.8796 correction, so every distribution has this std
     return 0.0, math.sqrt(p["scale"] / max(1.0, n))
 
@@ -109,7 +109,7 @@ def xavier_normal(shape: ShapeLike, gain: float = 1.0, *, layout: str = "torch",
     return fills.fill_target("normal", check_params("normal", 0.0, std), t)
 
 
-def _kaiming_std(dims, a, mode, nonlinearity, layout):
+def kaiming_std(dims, a, mode, nonlinearity, layout):
     mode = check_choice("mode", mode.lower() if isinstance(mode, str) else mode, ("fan_in", "fan_out"),
                         f"Mode {mode} not supported, please use one of ['fan_in', 'fan_out']")
     try:
@@ -142,7 +142,7 @@ def kaiming_uniform(shape: ShapeLike, a: float = 0, mode: str = "fan_in", nonlin
     True
     """
     dims = check_shape(shape)
-    std = _kaiming_std(dims, a, mode, nonlinearity, layout)
+    std = kaiming_std(dims, a, mode, nonlinearity, layout)
     t = target(dims, seed=seed, stream=stream, dtype=dtype, out=out, region=region, threads=threads)
     if std is None or t.size == 0:
         return t.result()
@@ -164,7 +164,7 @@ def kaiming_normal(shape: ShapeLike, a: float = 0, mode: str = "fan_in", nonline
     True
     """
     dims = check_shape(shape)
-    std = _kaiming_std(dims, a, mode, nonlinearity, layout)
+    std = kaiming_std(dims, a, mode, nonlinearity, layout)
     t = target(dims, seed=seed, stream=stream, dtype=dtype, out=out, region=region, threads=threads)
     if std is None or t.size == 0:
         return t.result()
@@ -209,7 +209,7 @@ def variance_scaling(shape: ShapeLike, scale: float = 1.0, mode: str = "fan_in",
     t = target(dims, seed=seed, stream=stream, dtype=dtype, out=out, region=region, threads=threads)
     if t.size == 0 or math.prod(dims) == 0:
         return t.result()
-    variance = _finite(scale / _fan_for_mode(fan_in, fan_out, mode, _VS_MODES), f"scale={scale} / fan")
+    variance = _finite(scale / fan_for_mode(fan_in, fan_out, mode, _VS_MODES), f"scale={scale} / fan")
     if distribution == "truncated_normal":
         std = math.sqrt(variance) / TRUNC_STD_2
         return fills.fill_target("trunc_normal", check_params("trunc_normal", 0.0, std, -2.0, 2.0), t)

@@ -28,7 +28,7 @@ from .._validate import (
     round_to,
     target,
 )
-from .fans import _axes
+from .fans import check_axes
 from .registry import register
 
 
@@ -245,7 +245,7 @@ def orthogonal(shape: ShapeLike, gain: float = 1.0, *, column_axis: Optional[int
     if len(dims) < 2:
         raise ValueError("Only tensors with 2 or more dimensions are supported")
     if column_axis is not None:
-        column_axis = _axes("column_axis", column_axis, len(dims))[0]
+        column_axis = check_axes("column_axis", column_axis, len(dims))[0]
     if math.prod(dims) == 0:
         return t.result()
     values = _orthogonal_region(t, gain, column_axis, "gain")
@@ -368,7 +368,7 @@ def delta_orthogonal(shape: ShapeLike, scale: float = 1.0, column_axis: int = -1
         raise ValueError("Delta orthogonal initializer requires a 3D, 4D or 5D shape.")
     if dims[-1] < dims[-2]:
         raise ValueError("`fan_in` must be less or equal than `fan_out`. ")
-    column_axis = _axes("column_axis", column_axis, 2)[0]
+    column_axis = check_axes("column_axis", column_axis, 2)[0]
     if math.prod(dims) == 0:
         return t.result()
     centre = tuple((k - 1) // 2 for k in dims[:-2])

@@ -114,9 +114,9 @@ def _spec_xavier_normal(shape, gain=1.0):
 
 
 def _kaiming_args(shape, a, mode, nonlinearity):
-    from fastinit.initializers.scaling import _kaiming_std
+    from fastinit.initializers.scaling import kaiming_std
 
-    _kaiming_std(tuple(shape), a, mode, nonlinearity, "torch")  # mode, gain and fans, as fastinit checks them
+    kaiming_std(tuple(shape), a, mode, nonlinearity, "torch")  # mode, gain and fans, as fastinit checks them
     return dict(a=a, mode=mode.lower(), nonlinearity=nonlinearity)
 
 
