@@ -275,3 +275,32 @@ def test_huge_chunks_are_clipped_to_the_array(tmp_path):
     arr = zarr.open_array(str(tmp_path / "h.zarr"), mode="r")
     assert arr.chunks == (1000,) and peak < 64 << 20
     _same(arr[...], fastinit.normal((1000,), seed=0))
+
+
+def test_two_threads_of_one_process_exclude_each_other(tmp_path):
+    import threading
+
+    path = tmp_path / "t.npy"
+    started, release = threading.Event(), threading.Event()
+
+    def slow(shape, *, seed, stream=0, dtype=None, out=None, region=None, threads=None):
+        if region is not None and region[0].start > 0:  # mid-write: let the other thread try
+            started.set()
+            release.wait(30)
+        return fastinit.normal(shape, seed=seed, dtype=dtype, out=out, region=region, threads=threads)
+
+    results = {}
+
+    def first():
+        results["first"] = fastinit.to_npy(path, (100, 10), slow, seed=1, progress=False,
+                                           chunk_bytes=400)
+
+    t = threading.Thread(target=first)
+    t.start()
+    assert started.wait(30)
+    with pytest.raises(fio.WriteConflict, match=f"pid {os.getpid()}"):
+        fastinit.to_npy(path, (100, 10), "normal", seed=2, progress=False)
+    release.set()
+    t.join(30)
+    _same(np.load(path), fastinit.normal((100, 10), seed=1))
+    assert os.listdir(tmp_path) == ["t.npy"]
