@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import math
 import warnings
+import weakref
 
 import torch
 
@@ -177,8 +178,9 @@ def _storage_key(t):
 
 class ModuleFiller(Filler):
     """Fills of a module's tensors: stream = the tensor's name, "<name>#k" for its k-th
-    re-fill by the same module's init code; a temporary of module M gets "M#k" (k
-    counting within M).  A parent re-filling a child's tensor (MultiheadAttention,
+    re-fill by the same module's init code; the k-th temporary made after a named
+    tensor (``w.new_empty(...)``, ``torch.empty_like(w)``) "<name>~k"; another
+    temporary of module M "M#k" (k counting within M).  A parent re-filling a child's tensor (MultiheadAttention,
     GPT-2's scaled projections) starts again from the plain name."""
 
     tracks_writes = True
@@ -193,6 +195,8 @@ class ModuleFiller(Filler):
         self.protected = set()
         self.last = None  # the tensor name most recently written, for error messages
         self.error_scope = None  # the innermost scope an exception left
+        self.derived = {}  # id(temporary) -> (weakref, "<name>~k") for tensors made after a named one
+        self.made = {}  # name -> temporaries made after it so far
 
     @contextlib.contextmanager
     def within(self, scope, protected=()):
@@ -208,9 +212,30 @@ class ModuleFiller(Filler):
         finally:
             self.scope, self.anonymous, self.fills, self.protected = saved
 
+    def derive(self, source, new):
+        if not isinstance(new, torch.Tensor):
+            return
+        stream, _ = self.names.lookup(source)
+        if stream is None:
+            entry = self.derived.get(id(source))
+            stream = entry[1] if entry is not None and entry[0]() is source else None
+        if stream is not None:
+            k = self.made.get(stream, 0) + 1
+            self.made[stream] = k
+            self.derived[id(new)] = (weakref.ref(new), f"{stream}~{k}")
+
+    def _derived_name(self, tensor):
+        entry = self.derived.get(id(tensor))
+        return entry[1] if entry is not None and entry[0]() is tensor else None
+
     def resolve(self, tensor, generator):
         stream, base = self.names.lookup(tensor)
         if base is None:
+            stream = self._derived_name(tensor)
+            if stream is not None:  # a temporary made after a named tensor: "<name>~k"
+                k = self.fills.get(stream, 0)
+                self.fills[stream] = k + 1
+                return self.seed, stream if k == 0 else f"{stream}#{k}"
             self.anonymous += 1
             return self.seed, f"{self.scope}#{self.anonymous}"
         if base in self.protected:
