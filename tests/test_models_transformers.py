@@ -17,8 +17,13 @@ import numpy as np
 import pytest
 import torch
 import transformers
-from transformers import (AutoModelForCausalLM, BertConfig, BertForMaskedLM, GPT2Config,
-                          LlamaConfig)
+from transformers import (
+    AutoModelForCausalLM,
+    BertConfig,
+    BertForMaskedLM,
+    GPT2Config,
+    LlamaConfig,
+)
 
 import fastinit
 import fastinit.torch as finit

@@ -18,6 +18,7 @@ from ._tensor import _is_dtensor
 from .capture import Filler, capture
 from .empty import materialize
 
+
 # ------------------------------------------------- PyTorch's layer defaults ----
 def _post_order(module, prefix):
     # Children before their parent: a parent's reset (MultiheadAttention zeroing
@@ -289,14 +290,14 @@ def _reset_pass(module, filler, prefix, only=None):
             if not own & only:
                 continue
         method = _own_reset(m, rules)
-        with filler.within(qualname, protected=() if only is None else filler.touched - only):
-            with torch.no_grad():
-                if method is not None:
-                    getattr(m, method)()
-                else:
-                    rule = next((rule for cls, _, rule in rules if isinstance(m, cls)), None)
-                    if rule is not None:
-                        rule(m, init)
+        protect = () if only is None else filler.touched - only
+        with filler.within(qualname, protected=protect), torch.no_grad():
+            if method is not None:
+                getattr(m, method)()
+            else:
+                rule = next((rule for cls, _, rule in rules if isinstance(m, cls)), None)
+                if rule is not None:
+                    rule(m, init)
 
 
 def _report(module, filler, prefix, done):
