@@ -272,32 +272,62 @@ def _own_reset(m, rules):
 def _reset_pass(module, filler, prefix, only=None):
     """PyTorch's defaults, children first, for every module (or those owning a tensor in
     `only`, the others left as they are)."""
-    from torch.nn.parameter import is_lazy
-
-    rules = _default_rules()
-
-    def init(tensor, kind, **params):
-        if is_lazy(tensor) or tensor.numel() == 0 or filler.names.base_of(tensor) is None:
-            return  # a value computed on access (torch.nn.utils.parametrize): reported below
-        filler.fill(kind + "_", tensor, params, None)
-
+    reset = _Reset(filler, only)
     for qualname, m in _post_order(module, prefix):
+        reset(qualname, m)
+
+
+def _auto_pass(module, filler, prefix, buffer_device):
+    """A submodule with its library's init entry point gets it; the others their reset,
+    children first."""
+    reset = _Reset(filler, None)
+
+    def visit(qualname, m):
+        kind = models.kind_of(m)
+        if kind is not None:
+            with filler.within(qualname):
+                models.run(kind, m, filler, qualname, buffer_device)
+            return
+        for name, child in m.named_children():
+            visit(f"{qualname}.{name}" if qualname else name, child)
+        reset(qualname, m)
+
+    visit(prefix, module)
+
+
+class _Reset:
+    """One module's own reset: its rule (built-in layers) or its reset method."""
+
+    def __init__(self, filler, only):
+        self.filler, self.only, self.rules = filler, only, _default_rules()
+
+    def init(self, tensor, kind, **params):
+        from torch.nn.parameter import is_lazy
+
+        if is_lazy(tensor) or tensor.numel() == 0 or self.filler.names.base_of(tensor) is None:
+            return  # a value computed on access (torch.nn.utils.parametrize): reported below
+        self.filler.fill(kind + "_", tensor, params, None)
+
+    def __call__(self, qualname, m):
+        from torch.nn.parameter import is_lazy
+
+        filler = self.filler
         if any(is_lazy(p) for p in m.parameters(recurse=False)):
-            continue
-        if only is not None:
+            return
+        if self.only is not None:
             own = {filler.names.base_of(t) for t in (*m._parameters.values(), *m._buffers.values())
                    if t is not None}
-            if not own & only:
-                continue
-        method = _own_reset(m, rules)
-        protect = () if only is None else filler.touched - only
+            if not own & self.only:
+                return
+        method = _own_reset(m, self.rules)
+        protect = () if self.only is None else filler.touched - self.only
         with filler.within(qualname, protected=protect), torch.no_grad():
             if method is not None:
                 getattr(m, method)()
             else:
-                rule = next((rule for cls, _, rule in rules if isinstance(m, cls)), None)
+                rule = next((rule for cls, _, rule in self.rules if isinstance(m, cls)), None)
                 if rule is not None:
-                    rule(m, init)
+                    rule(m, self.init)
 
 
 def _report(module, filler, prefix, done):
@@ -365,11 +395,12 @@ def init_module(module, seed, *, scheme="auto", prefix="", threads=None, device=
       filled once, padding rows zeroed, rotary and position buffers recomputed);
     * a module with ``init_states(buffer_device=...)`` (torchtitan): that method;
     * a module with ``init_weights()`` (timm): that method;
+    * any other module: each submodule as above if it is such a model, else its own
+      reset, children first (PyTorch's defaults for the built-in layers, custom
+      ``reset_parameters()`` code as written);
 
-    then PyTorch's default for any parameter that code did not reach (what
-    construction gave it).  Any other module: each submodule's own reset, children
-    first (PyTorch's defaults for the built-in layers, custom ``reset_parameters()``
-    code as written).  ``scheme="torch"``: PyTorch's layer defaults everywhere.
+    then PyTorch's default for any tensor that code did not reach (what construction
+    gave it).  ``scheme="torch"``: PyTorch's layer defaults everywhere.
 
     Every random fill that code makes (``torch.nn.init`` functions however they are
     referenced, ``Tensor.normal_``/``uniform_``, timm's ``trunc_normal_``) is
@@ -410,17 +441,17 @@ def init_module(module, seed, *, scheme="auto", prefix="", threads=None, device=
     filler = ModuleFiller(module, seed, prefix, threads_v)
     try:
         with capture(filler):
-            if kind is None:
+            if scheme == "torch":
                 _reset_pass(module, filler, prefix)
             else:
-                models.run(kind, module, filler, prefix, dev if done else None)
+                _auto_pass(module, filler, prefix, dev if done else None)
                 rest = set(filler.names.all) - filler.touched
-                if rest:
+                if rest:  # what the model's code left: PyTorch's default, as construction gave
                     _reset_pass(module, filler, prefix, only=rest)
     except Exception as e:
         back = "; the tensors it materialized are on meta again" if done else ""
         done.undo()
-        code = models.describe(kind, module) if kind else f"{type(module).__name__}'s reset code"
+        code = models.describe(kind, module) if kind else f"{type(module).__name__}'s init code"
         scope = filler.error_scope if filler.error_scope is not None else filler.scope
         where = f"module {scope!r}" if scope else "the top module"
         last = f", last tensor written {filler.last!r}" if filler.last else ""
