@@ -304,3 +304,18 @@ def test_transformers_first_imported_inside_the_block_keeps_nothing_of_fastinit(
     out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
                          timeout=300)
     assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-2000:]
+
+
+def test_a_model_inside_a_plain_wrapper_keeps_its_own_scheme():
+    class Wrapper(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.llm = BUILDERS["llama"]()
+            self.probe = torch.nn.Linear(64, 3)
+
+    net = finit.init_module(Wrapper(), seed=6)
+    name = "llm.model.layers.0.self_attn.q_proj.weight"
+    assert same_bits(net.llm.model.layers[0].self_attn.q_proj.weight,
+                     fastinit.normal((64, 64), 0.0, 0.02, seed=6, stream=name))
+    assert same_bits(net.probe.weight, fastinit.kaiming_uniform((3, 64), a=math.sqrt(5), seed=6,
+                                                                stream="probe.weight"))
