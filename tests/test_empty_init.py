@@ -117,6 +117,16 @@ def test_init_module_rejects_bad_arguments_before_anything_changes():
     assert all(p.is_meta for p in net.parameters())  # nothing was materialized
 
 
+def test_a_model_too_big_for_the_device_is_rolled_back_to_meta():
+    with finit.empty_init():
+        net = nn.Sequential(nn.Linear(4, 4), nn.Linear(2, 2))
+    net[1] = nn.Linear(2**22, 2**22, bias=False, device="meta")  # 64 TiB
+    with pytest.raises(RuntimeError, match=r"cannot materialize 1\.weight \(4194304, 4194304\) "
+                                           r"torch\.float32 on cpu for Sequential"):
+        finit.init_module(net, seed=0)
+    assert all(p.is_meta for p in net.parameters())
+
+
 def test_init_code_that_raises_names_module_and_tensor_and_leaves_meta():
     class Broken(nn.Module):
         def __init__(self):
