@@ -36,27 +36,43 @@ Which tensors
   ``seed=None`` every rank draws the seed from its own generator: seed torch
   identically on every rank (or pass ``seed=``).
 
-Beyond the drop-ins: :func:`init_module` (PyTorch's default init of a whole module,
-one stream per parameter name), :func:`patch_torch_init` (run unmodified
-``reset_parameters()`` code on fastinit), :func:`fill_shard_` (fill one shard of a
-bigger tensor) and :func:`lsuv_` (layer-sequential unit-variance init).
+Beyond the drop-ins: :func:`init_module` (a whole model's own init code, transformers,
+timm and torchtitan schemes included, one stream per parameter name, on any
+sharding), :func:`empty_init` (build a model without memory or init work, for
+init_module to materialize), :func:`patch_torch_init` (run unmodified code on
+fastinit), :func:`fill_shard_` (fill one shard of a bigger tensor) and :func:`lsuv_`
+(layer-sequential unit-variance init).  The deprecated names without the trailing
+underscore (``normal``, ``xavier_uniform``, ...) warn and call the drop-ins, as in
+``torch.nn.init``.
 """
+from .empty import empty_init
 from .lsuv import lsuv_
 from .module_init import init_module
-from .nn_init import (
+from .nn_init import (  # noqa: F401  (the deprecated aliases, as in torch.nn.init)
     calculate_gain,
+    constant,
     constant_,
+    dirac,
     dirac_,
+    eye,
     eye_,
+    kaiming_normal,
     kaiming_normal_,
+    kaiming_uniform,
     kaiming_uniform_,
+    normal,
     normal_,
     ones_,
+    orthogonal,
     orthogonal_,
+    sparse,
     sparse_,
     trunc_normal_,
+    uniform,
     uniform_,
+    xavier_normal,
     xavier_normal_,
+    xavier_uniform,
     xavier_uniform_,
     zeros_,
 )
@@ -68,5 +84,5 @@ __all__ = [
     "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_",
     "eye_", "dirac_", "xavier_uniform_", "xavier_normal_",
     "kaiming_uniform_", "kaiming_normal_", "orthogonal_", "sparse_",
-    "init_module", "patch_torch_init", "fill_shard_", "lsuv_",
+    "init_module", "empty_init", "patch_torch_init", "fill_shard_", "lsuv_",
 ]

@@ -1,22 +1,25 @@
-"""init_module: PyTorch's default initialization of every layer of a module, one stream
-per parameter name.
+"""init_module: a module's own initialization code (or PyTorch's layer defaults), every
+random fill computed by fastinit under the name of the tensor it fills.
 """
 from __future__ import annotations
 
 import contextlib
 import math
 import warnings
+import weakref
 
 import torch
 
 from fastinit import _validate
 
+from . import models
 from ._specs import _torch_fans
-from ._tensor import _apply, _is_dtensor
-from .patch import _patched
+from ._tensor import _is_dtensor
+from .capture import Filler, capture
+from .empty import materialize
 
 
-# -------------------------------------------------------------- init_module ----
+# ------------------------------------------------- PyTorch's layer defaults ----
 def _post_order(module, prefix):
     # Children before their parent: a parent's reset (MultiheadAttention zeroing
     # out_proj.bias, Transformer's xavier pass) overrides its children's, exactly
@@ -122,44 +125,299 @@ def _default_rules():
     return rules
 
 
-def _tensor_key(t):
-    # Identifies the same memory seen through another tensor object (`w.data`,
-    # `w.detach()`); meta tensors have no memory to compare.
+# --------------------------------------------------------------- names ----
+class TensorNames:
+    """Qualified names of a module's parameters and buffers, found again through
+    other tensor objects on the same memory (``w.data``, ``w.detach()``, views)."""
+
+    def __init__(self, module, prefix):
+        self._keep, self._by_id, self._by_view, self._by_storage = [], {}, {}, {}
+        for name, t in list(module.named_parameters(prefix=prefix)) + list(module.named_buffers(prefix=prefix)):
+            self._keep.append(t)  # ids stay valid while we hold them
+            self._by_id.setdefault(id(t), name)
+            key = _storage_key(t)
+            if key is not None:
+                self._by_view.setdefault(key, name)
+                self._by_storage.setdefault(key[:2], name)
+        self.all = list(dict.fromkeys(self._by_id.values()))
+
+    def lookup(self, t):
+        """(stream name, base name): the tensor's own name for the tensor itself, its
+        name plus the view's position for part of it; (None, None) if unknown."""
+        name = self._by_id.get(id(t))
+        if name is not None:
+            return name, name
+        key = _storage_key(t)
+        if key is None:
+            return None, None
+        name = self._by_view.get(key)
+        if name is not None:
+            return name, name
+        base = self._by_storage.get(key[:2])
+        if base is None:
+            return None, None
+        return f"{base}[{key[2]}:{key[3]}:{key[4]}]", base
+
+    def base_of(self, t):
+        return self.lookup(t)[1]
+
+
+def _storage_key(t):
     from torch.nn.parameter import is_lazy
 
-    if t.is_meta or is_lazy(t) or _is_dtensor(t):
+    if is_lazy(t):
         return None
-    return (t.device, t.dtype, t.data_ptr(), tuple(t.shape), tuple(t.stride()))
+    local = t._local_tensor if _is_dtensor(t) else t
+    if local.is_meta or local.layout != torch.strided:
+        return None
+    ptr = local.untyped_storage().data_ptr()
+    if ptr == 0:
+        return None  # zero-size storages share address 0
+    return (local.device, ptr, local.storage_offset(), tuple(local.shape), tuple(local.stride()),
+            local.dtype)
 
 
-def init_module(module, seed, *, prefix="", threads=None):
-    """PyTorch's default initialization of every layer of `module`, on fastinit.
+class ModuleFiller(Filler):
+    """Fills of a module's tensors: stream = the tensor's name, "<name>#k" for its k-th
+    re-fill by the same module's init code; the k-th temporary made after a named
+    tensor (``w.new_empty(...)``, ``torch.empty_like(w)``) "<name>~k"; another
+    temporary of module M "M#k" (k counting within M).  A parent re-filling a child's tensor (MultiheadAttention,
+    GPT-2's scaled projections) starts again from the plain name."""
 
-    Each parameter is filled with the distribution PyTorch's own ``reset_parameters``
-    uses (Linear and Conv*/ConvTranspose*: ``kaiming_uniform_(a=sqrt(5))`` and bias
-    U(-1/sqrt(fan_in), 1/sqrt(fan_in)); Bilinear; Embedding N(0, 1) with the padding
-    row zeroed; BatchNorm/InstanceNorm/LayerNorm/GroupNorm/RMSNorm weight 1, bias 0
-    and running statistics reset; RNN/LSTM/GRU and cells U(-1/sqrt(hidden),
-    1/sqrt(hidden)); MultiheadAttention, PReLU and Transformer as PyTorch does) with
-    ``seed=seed`` and ``stream=<prefix + the parameter's qualified name>``.  So a
-    parameter's values depend only on (seed, its name, its shape, its dtype): not on
-    construction order, other layers, threads, device or sharding.
+    tracks_writes = True
 
-    Children are initialized before their parents, as during construction.  A module
-    outside this list that defines ``reset_parameters`` (or ``_reset_parameters``) is
-    reset by its own code under :func:`patch_torch_init`-style patching (including
-    ``Tensor.normal_``/``uniform_``), each fill of one of its parameters using that
-    parameter's name as the stream.  Parameters that nothing filled through fastinit (modules without a
-    reset method, or whose reset uses Tensor methods directly) are reported in a
-    warning.  Lazy modules that are not materialized yet are skipped.  Parameters on
-    the meta device are skipped (materialize with ``module.to_empty(device=...)``
-    first).  Works on DTensor parameters (each rank fills its shards).  torch's
-    random generator is not used.
+    def __init__(self, module, seed, prefix, threads):
+        super().__init__(threads)
+        self.names = TensorNames(module, prefix)
+        self.seed = seed
+        self.scope, self.anonymous = prefix, 0
+        self.fills = {}  # stream name -> fills so far within the current scope
+        self.touched = set()
+        self.protected = set()
+        self.last = None  # the tensor name most recently written, for error messages
+        self.error_scope = None  # the innermost scope an exception left
+        self.derived = {}  # id(temporary) -> (weakref, "<name>~k") for tensors made after a named one
+        self.made = {}  # name -> temporaries made after it so far
+
+    @contextlib.contextmanager
+    def within(self, scope, protected=()):
+        saved = (self.scope, self.anonymous, self.fills, self.protected)
+        self.scope, self.anonymous, self.fills = scope, 0, {}
+        self.protected = self.protected | set(protected)
+        try:
+            yield
+        except BaseException:
+            if self.error_scope is None:
+                self.error_scope = scope
+            raise
+        finally:
+            self.scope, self.anonymous, self.fills, self.protected = saved
+
+    def derive(self, source, new):
+        if not isinstance(new, torch.Tensor):
+            return
+        stream, _ = self.names.lookup(source)
+        if stream is None:
+            entry = self.derived.get(id(source))
+            stream = entry[1] if entry is not None and entry[0]() is source else None
+        if stream is not None:
+            k = self.made.get(stream, 0) + 1
+            self.made[stream] = k
+            self.derived[id(new)] = (weakref.ref(new), f"{stream}~{k}")
+
+    def _derived_name(self, tensor):
+        entry = self.derived.get(id(tensor))
+        return entry[1] if entry is not None and entry[0]() is tensor else None
+
+    def resolve(self, tensor, generator):
+        stream, base = self.names.lookup(tensor)
+        if base is None:
+            stream = self._derived_name(tensor)
+            if stream is not None:  # a temporary made after a named tensor: "<name>~k"
+                k = self.fills.get(stream, 0)
+                self.fills[stream] = k + 1
+                return self.seed, stream if k == 0 else f"{stream}#{k}"
+            self.anonymous += 1
+            return self.seed, f"{self.scope}#{self.anonymous}"
+        if base in self.protected:
+            return None
+        self.touched.add(base)
+        self.last = base
+        k = self.fills.get(stream, 0)
+        self.fills[stream] = k + 1
+        return self.seed, stream if k == 0 else f"{stream}#{k}"
+
+    def write(self, tensor):
+        base = self.names.base_of(tensor)
+        if base is None:
+            return False
+        if base in self.protected:
+            return True
+        self.touched.add(base)
+        self.last = base
+        return False
+
+
+# ---------------------------------------------------------------- passes ----
+def _own_reset(m, rules):
+    """The reset method to run for `m` (None: its rule, or nothing)."""
+    for cls, method, _ in rules:
+        if isinstance(m, cls):
+            # A subclass that overrides the reset gets its own code run.
+            return None if getattr(type(m), method) is getattr(cls, method) else method
+    return next((n for n in ("reset_parameters", "_reset_parameters")
+                 if callable(getattr(m, n, None))), None)
+
+
+def _reset_pass(module, filler, prefix, only=None):
+    """PyTorch's defaults, children first, for every module (or those owning a tensor in
+    `only`, the others left as they are)."""
+    reset = _Reset(filler, only)
+    for qualname, m in _post_order(module, prefix):
+        reset(qualname, m)
+
+
+def _auto_pass(module, filler, prefix, buffer_device):
+    """A submodule with its library's init entry point gets it; the others their reset,
+    children first."""
+    reset = _Reset(filler, None)
+
+    def visit(qualname, m):
+        kind = models.kind_of(m)
+        if kind is not None:
+            with filler.within(qualname):
+                models.run(kind, m, filler, qualname, buffer_device)
+            return
+        for name, child in m.named_children():
+            visit(f"{qualname}.{name}" if qualname else name, child)
+        reset(qualname, m)
+
+    visit(prefix, module)
+
+
+class _Reset:
+    """One module's own reset: its rule (built-in layers) or its reset method."""
+
+    def __init__(self, filler, only):
+        self.filler, self.only, self.rules = filler, only, _default_rules()
+
+    def init(self, tensor, kind, **params):
+        from torch.nn.parameter import is_lazy
+
+        if is_lazy(tensor) or tensor.numel() == 0 or self.filler.names.base_of(tensor) is None:
+            return  # a value computed on access (torch.nn.utils.parametrize): reported below
+        self.filler.fill(kind + "_", tensor, params, None)
+
+    def __call__(self, qualname, m):
+        from torch.nn.parameter import is_lazy
+
+        filler = self.filler
+        if any(is_lazy(p) for p in m.parameters(recurse=False)):
+            return
+        if self.only is not None:
+            own = {filler.names.base_of(t) for t in (*m._parameters.values(), *m._buffers.values())
+                   if t is not None}
+            if not own & self.only:
+                return
+        method = _own_reset(m, self.rules)
+        protect = () if self.only is None else filler.touched - self.only
+        with filler.within(qualname, protected=protect), torch.no_grad():
+            if method is not None:
+                getattr(m, method)()
+            else:
+                rule = next((rule for cls, _, rule in self.rules if isinstance(m, cls)), None)
+                if rule is not None:
+                    rule(m, self.init)
+
+
+def _report(module, filler, prefix, done):
+    """One warning for what nothing filled; materialized tensors nothing wrote are zeroed."""
+    from torch.nn.parameter import is_lazy
+
+    fresh = done.new_tensors()
+    unfilled, zeroed = [], []
+    tensors = [(n, t, True) for n, t in module.named_parameters(prefix=prefix)]
+    tensors += [(n, t, False) for n, t in module.named_buffers(prefix=prefix)]
+    for name, t, is_param in tensors:
+        if name in filler.touched or is_lazy(t) or t.numel() == 0:
+            continue
+        if id(t) in fresh:
+            with torch.no_grad():
+                t.zero_()
+            zeroed.append(name)
+        if is_param:
+            unfilled.append(name)
+    if not unfilled and not zeroed:
+        return
+
+    def shown(names):
+        return ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
+
+    msg = []
+    if unfilled:
+        msg.append(f"{len(unfilled)} parameter(s) were not filled by fastinit under their own name "
+                   f"(their module has no reset_parameters, or it does not call torch.nn.init on "
+                   f"them): {shown(unfilled)}")
+    if zeroed:
+        msg.append(f"{len(zeroed)} tensor(s) materialized from the meta device were written by no "
+                   f"init code and are set to zero: {shown(zeroed)}")
+    warnings.warn("init_module: " + "; ".join(msg), stacklevel=3)
+
+
+def _check_device(device, module):
+    if device is None:
+        return torch.device("cpu")
+    try:
+        dev = torch.device(device)
+    except (TypeError, RuntimeError, ValueError) as e:
+        raise TypeError(f"device must be a torch.device or a device string such as 'cpu', "
+                        f"got {device!r}") from e
+    if dev.type == "meta":
+        raise ValueError("device='meta' cannot hold initialized values: pass a real device such as 'cpu'")
+    try:
+        torch.empty(0, device=dev)
+    except (RuntimeError, AssertionError) as e:
+        raise ValueError(f"device {dev} cannot hold {type(module).__name__}'s parameters: {e}") from e
+    return dev
+
+
+_SCHEMES = ("auto", "torch")
+
+
+def init_module(module, seed, *, scheme="auto", prefix="", threads=None, device=None):
+    """Initialize `module` with its own init code (or PyTorch's defaults), every random
+    fill computed by fastinit.
+
+    ``scheme="auto"`` (default) runs the code the model's library uses:
+
+    * a transformers ``PreTrainedModel``: its ``_init_weights`` scheme as ``from_config``
+      applies it (sub-models with their own ``_init_weights``, tied weights tied and
+      filled once, padding rows zeroed, rotary and position buffers recomputed);
+    * a module with ``init_states(buffer_device=...)`` (torchtitan): that method;
+    * a module with ``init_weights()`` (timm): that method;
+    * any other module: each submodule as above if it is such a model, else its own
+      reset, children first (PyTorch's defaults for the built-in layers, custom
+      ``reset_parameters()`` code as written);
+
+    then PyTorch's default for any tensor that code did not reach (what construction
+    gave it).  ``scheme="torch"``: PyTorch's layer defaults everywhere.
+
+    Every random fill that code makes (``torch.nn.init`` functions however they are
+    referenced, ``Tensor.normal_``/``uniform_``, timm's ``trunc_normal_``) is
+    fastinit's with ``seed=seed`` and ``stream=<prefix + the tensor's qualified name>``
+    (``"<name>#k"`` for its k-th re-fill; truncated normals are exact).  So values
+    depend only on (seed, name, shape, dtype, scheme): not on ``torch.manual_seed``,
+    threads, construction order, device or sharding.  torch's generator is not used.
+
+    Meta parameters and buffers (from :func:`empty_init` or ``torch.device("meta")``)
+    are materialized on `device` (default CPU) first.  DTensor parameters (FSDP2,
+    tensor parallel) are filled shard by shard at their global offsets.  Parameters
+    no code filled are named in one warning.  If the init code raises, the error
+    names the module and the tensor last written, and materialized tensors go back
+    to meta.
 
     Use `prefix` when `module` is part of a bigger model, so names match the full
-    model's (``init_module(model.layers[3], 0, prefix="layers.3")``).
-
-    Returns `module`.
+    model's (``init_module(model.layers[3], 0, prefix="layers.3")``).  Returns `module`.
 
     >>> import torch, fastinit, fastinit.torch as finit
     >>> net = finit.init_module(torch.nn.Sequential(torch.nn.Linear(4, 3)), seed=0)
@@ -170,83 +428,34 @@ def init_module(module, seed, *, prefix="", threads=None):
     if not isinstance(module, torch.nn.Module):
         raise TypeError(f"init_module expects a torch.nn.Module, got {type(module).__name__}")
     seed = _validate.check_seed(seed)
+    if scheme not in _SCHEMES:
+        raise ValueError(f"unknown scheme {scheme!r}: use 'auto' (the model's own init code) "
+                         f"or 'torch' (PyTorch's layer defaults)")
     if not isinstance(prefix, str):
         raise TypeError(f"prefix must be a str, got {type(prefix).__name__}")
     threads_v = _validate.check_threads(threads)
-    from torch.nn.parameter import is_lazy
+    dev = _check_device(device, module)
+    kind = models.kind_of(module) if scheme == "auto" else None
 
-    by_id, by_key = {}, {}
-    for name, t in list(module.named_parameters(prefix=prefix)) + list(module.named_buffers(prefix=prefix)):
-        by_id.setdefault(id(t), name)
-        key = _tensor_key(t)
-        if key is not None:
-            by_key.setdefault(key, name)
-    touched = set()
-
-    def name_of(tensor):
-        name = by_id.get(id(tensor))
-        if name is None:
-            key = _tensor_key(tensor)
-            name = by_key.get(key) if key is not None else None
-        return name
-
-    def init(tensor, kind, **params):
-        if is_lazy(tensor) or tensor.numel() == 0:
-            return
-        name = name_of(tensor)
-        if name is None:
-            # Not a parameter or buffer: a value computed on access (torch.nn.utils.
-            # parametrize); writing it would not reach the module.  Reported below.
-            return
-        _apply(tensor, kind, params, seed=seed, stream=name, threads=threads_v)
-        touched.add(name)
-
-    # Modules outside the rules run their own reset code under one patch of torch.nn.init
-    # whose fills use (seed, the tensor's name).  A temporary the reset code makes itself
-    # gets "<module name>#<k>", k counting such fills within that module's reset: its
-    # code fixes the order.
-    current = {"module": "", "anonymous": 0}
-
-    def resolve(tensor, generator):
-        name = name_of(tensor)
-        if name is None:
-            current["anonymous"] += 1
-            return seed, f"{current['module']}#{current['anonymous']}"
-        return seed, name
-
-    def note(tensor):
-        touched.add(name_of(tensor))
-
-    def own_reset(m):
-        for cls, method, rule in rules:
-            if isinstance(m, cls):
-                # A subclass that overrides the reset gets its own code run.
-                return None if getattr(type(m), method) is getattr(cls, method) else method
-        return next((n for n in ("reset_parameters", "_reset_parameters")
-                     if callable(getattr(m, n, None))), None)
-
-    rules = _default_rules()
-    plan = [(qualname, m, own_reset(m)) for qualname, m in _post_order(module, prefix)
-            if not any(is_lazy(p) for p in m.parameters(recurse=False))]
-    if any(method for _, _, method in plan):
-        patch = _patched(resolve, threads_v, note, tensor_methods=True)
-    else:
-        patch = contextlib.nullcontext()
-    with patch:
-        for qualname, m, method in plan:
-            if method is None:
-                rule = next((rule for cls, _, rule in rules if isinstance(m, cls)), None)
-                if rule is not None:
-                    rule(m, init)
-                continue
-            current.update(module=qualname, anonymous=0)
-            with torch.no_grad():
-                getattr(m, method)()
-    untouched = [n for n, p in module.named_parameters(prefix=prefix)
-                 if n not in touched and not is_lazy(p) and p.numel() > 0]
-    if untouched:
-        shown = ", ".join(untouched[:8]) + (", ..." if len(untouched) > 8 else "")
-        warnings.warn(f"init_module: {len(untouched)} parameter(s) were not filled by fastinit "
-                      f"under their own name (their module has no reset_parameters, or it does not call "
-                      f"torch.nn.init on them): {shown}", stacklevel=2)
+    done = materialize(module, dev)
+    filler = ModuleFiller(module, seed, prefix, threads_v)
+    try:
+        with capture(filler):
+            if scheme == "torch":
+                _reset_pass(module, filler, prefix)
+            else:
+                _auto_pass(module, filler, prefix, dev if done else None)
+                rest = set(filler.names.all) - filler.touched
+                if rest:  # what the model's code left: PyTorch's default, as construction gave
+                    _reset_pass(module, filler, prefix, only=rest)
+    except Exception as e:
+        back = "; the tensors it materialized are on meta again" if done else ""
+        done.undo()
+        code = models.describe(kind, module) if kind else f"{type(module).__name__}'s init code"
+        scope = filler.error_scope if filler.error_scope is not None else filler.scope
+        where = f"module {scope!r}" if scope else "the top module"
+        last = f", last tensor written {filler.last!r}" if filler.last else ""
+        raise RuntimeError(f"init_module: {code} raised {type(e).__name__} in {where}{last}"
+                           f"{back}: {e}") from e
+    _report(module, filler, prefix, done)
     return module
