@@ -121,6 +121,19 @@ def _jax_dtype(dtype, integer_ok=False):
                      + (" (complex weights: use jax.nn.initializers)" if dt.kind == "c" else ""))
 
 
+def _aligned_empty(shape, dt, align=64):
+    """np.empty with a 64-byte aligned buffer: jax.device_put then takes it without a copy
+    on CPU (an unaligned array costs a copy slower than the fill)."""
+    nbytes = math.prod(shape) * dt.itemsize
+    raw = np.empty(nbytes + align, np.uint8)
+    start = (-raw.ctypes.data) % align
+    return raw[start:start + nbytes].view(dt).reshape(shape)
+
+
+def _region_shape(region, shape):
+    return shape if region is None else tuple(r.stop - r.start for r in region)
+
+
 def _region(index, shape):
     """A make_array_from_callback index (slices, maybe None bounds) as a fastinit region."""
     if index is None:
@@ -151,7 +164,8 @@ class Initializer:
     """``init(key, shape, dtype=..., out_sharding=None)`` for one configured factory.
 
     ``fill(shape, *, seed, stream=0, dtype=None, region=None)`` is the same fill as a
-    NumPy array (``region`` as in fastinit), used by :func:`make_array`.
+    NumPy array (``region`` as in fastinit, normalized to start:stop slices), used by
+    :func:`make_array`.
     """
 
     __slots__ = ("_fill", "_dtype", "_repr", "_constant")
@@ -168,10 +182,13 @@ class Initializer:
     def fill(self, shape, *, seed, stream=0, dtype=None, region=None):
         shape = _shape(shape)
         dt = _jax_dtype(self._dtype if dtype is None else dtype, self._constant is not None)
-        if self._constant is not None and dt.kind != "f":
+        out = _aligned_empty(_region_shape(region, shape), dt)
+        if dt.name not in _FLOATS:  # integer zeros/ones/constant
             full = np.broadcast_to(np.asarray(self._constant, dtype=dt), shape)
-            return np.array(full[region] if region is not None else full)
-        return self._fill(shape, seed=seed, stream=stream, dtype=dt, region=region)
+            np.copyto(out, full[region] if region is not None else full)
+            return out
+        self._fill(shape, seed=seed, stream=stream, out=out, region=region)
+        return out
 
     def __call__(self, key, shape, dtype=_UNSET, out_sharding=None):
         shape = _shape(shape)
@@ -198,10 +215,10 @@ class Initializer:
         seed = _seed_of_words(np.asarray(words))
         if out_sharding is not None:
             return make_array(self, shape, out_sharding, seed=seed, dtype=dt)
-        return _put(self._fill(shape, seed=seed, stream=0, dtype=dt, region=None))
+        return _put(self.fill(shape, seed=seed, dtype=dt))
 
     def _host(self, words, *, shape, dtype):
-        return self._fill(shape, seed=_seed_of_words(words), stream=0, dtype=dtype, region=None)
+        return self.fill(shape, seed=_seed_of_words(words), dtype=dtype)
 
 
 def _rep(name, **kw):
@@ -217,11 +234,12 @@ def _nonneg(name, value):
 
 # ---------------------------------------------------------------- constants ----
 def _constant_init(value, dtype, rep):
-    def fill(shape, *, seed, stream, dtype, region):
+    def fill(shape, *, seed, stream, out, region):
         if np.ndim(value) == 0:
-            return _fi.full(shape, float(value), dtype=dtype, region=region)
+            return _fi.full(shape, float(value), out=out, region=region)
         full = np.broadcast_to(np.asarray(value), shape)
-        return np.array((full[region] if region is not None else full), dtype=dtype)
+        np.copyto(out, full[region] if region is not None else full)
+        return out
 
     return Initializer(fill, dtype, rep, constant=value)
 
@@ -376,7 +394,7 @@ def make_array(init, shape, sharding, *, seed, stream=0, dtype=None):
     its own region only (``jax.make_array_from_callback``).
 
     `init` is a fastinit.jax initializer (``fastinit.jax.he_normal()``) or any fastinit
-    NumPy initializer taking ``(shape, *, seed, stream, dtype, region)``
+    NumPy initializer taking ``(shape, *, seed, stream, out, region)``
     (``fastinit.normal``, ``fastinit.initializer("he_normal")``, a ``functools.partial``).
     `seed` is an int in [0, 2**64) or a JAX key (mapped by :func:`key_to_seed`).  The value
     equals ``init``'s unsharded array for every mesh and partition spec, because every
@@ -402,7 +420,10 @@ def make_array(init, shape, sharding, *, seed, stream=0, dtype=None):
         fill = init.fill
     elif callable(init):
         dt = _jax_dtype(dtype)
-        fill = init
+
+        def fill(shape, *, seed, stream, dtype, region):
+            out = _aligned_empty(_region_shape(region, shape), dtype)
+            return init(shape, seed=seed, stream=stream, out=out, region=region)
     else:
         raise TypeError(f"init must be a fastinit.jax initializer or a fastinit function, got {init!r}")
     cache = {}

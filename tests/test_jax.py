@@ -275,9 +275,9 @@ inits = {
     "ones": (fj.ones, np.ones(shape, np.float32)),
 }
 calls = []
-def counting(shape, *, seed, stream, dtype, region):
+def counting(shape, *, seed, stream, out, region):
     calls.append(tuple((r.start, r.stop) for r in region))
-    return fastinit.uniform(shape, seed=seed, stream=stream, dtype=dtype, region=region)
+    return fastinit.uniform(shape, seed=seed, stream=stream, out=out, region=region)
 layouts = [((1, 4), P("x", "y")), ((1, 4), P(None, "y")), ((4, 1), P("x", "y")), ((4, 1), P("x")),
            ((2, 2), P("x", "y")), ((2, 2), P("y", "x")), ((2, 2), P("x")), ((2, 2), P(None, "y")),
            ((2, 2), P()), ((4, 1), P()), ((2, 2), P(("x", "y"))), ((2, 2), P(None, ("y", "x")))]
