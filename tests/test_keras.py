@@ -333,3 +333,19 @@ def test_import_fastinit_does_not_import_frameworks():
     code = "import sys, fastinit; print(sorted(m for m in ('keras', 'jax', 'flax', 'torch') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("shape", [(40, 24), (3, 3, 8, 16), (2, 3, 5, 7, 11)])
+def test_same_bits_as_numpy_api_and_fastinit_jax(shape):
+    import jax
+
+    import fastinit.jax as fj
+
+    for keras_cls, numpy_fn, jax_factory in [
+        (fk.HeNormal, fastinit.he_normal, fj.he_normal), (fk.GlorotUniform, fastinit.glorot_uniform, fj.glorot_uniform),
+        (fk.LecunNormal, fastinit.lecun_normal, fj.lecun_normal), (fk.HeUniform, fastinit.he_uniform, fj.he_uniform),
+    ]:
+        a = np_of(keras_cls(seed=7)(shape))
+        b = numpy_fn(shape, seed=7)
+        c = np.asarray(jax_factory()(jax.random.key(7), shape))
+        assert np.array_equal(a, b) and np.array_equal(b, c), keras_cls
