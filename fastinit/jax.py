@@ -144,15 +144,17 @@ def _region(index, shape):
 def _constrain(traced, sharding):
     """Under jit: `traced` laid out as `sharding` (reshard on Explicit mesh axes)."""
     types = getattr(getattr(sharding, "mesh", None), "axis_types", ())
-    if any(t == jax.sharding.AxisType.Explicit for t in types):
+    explicit = getattr(getattr(jax.sharding, "AxisType", None), "Explicit", None)
+    if explicit is not None and explicit in types:
         return jax.sharding.reshard(traced, sharding)
     return jax.lax.with_sharding_constraint(traced, sharding)
 
 
 def _put(values, sharding=None):
     if sharding is None:
-        mesh = jax.sharding.get_mesh()
-        if mesh.empty:
+        get_mesh = getattr(jax.sharding, "get_mesh", None)  # JAX >= 0.7
+        mesh = get_mesh() if get_mesh is not None else None
+        if mesh is None or mesh.empty:
             return jax.device_put(values)
         # under jax.set_mesh, replicated over the mesh, as jnp arrays made there are
         sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
@@ -194,7 +196,11 @@ class Initializer:
         shape = _shape(shape)
         dt = _jax_dtype(self._dtype if dtype is _UNSET else dtype, self._constant is not None)
         if isinstance(out_sharding, jax.sharding.PartitionSpec):
-            out_sharding = jax.sharding.NamedSharding(jax.sharding.get_mesh(), out_sharding)
+            mesh = jax.sharding.get_mesh()
+            if mesh.empty:
+                raise ValueError("out_sharding is a PartitionSpec but no mesh is set: call init "
+                                 "inside `with jax.set_mesh(mesh):` or pass a NamedSharding")
+            out_sharding = jax.sharding.NamedSharding(mesh, out_sharding)
         if out_sharding is not None and not isinstance(out_sharding, jax.sharding.Sharding):
             raise TypeError(f"out_sharding must be a jax.sharding.Sharding or PartitionSpec, "
                             f"got {type(out_sharding).__name__}")

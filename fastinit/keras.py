@@ -26,6 +26,10 @@ reproducible), returns the same values on every call, and ``get_config()`` keeps
 ``seed=None`` so a clone or a reloaded model draws a fresh one.  Keras's own bits are
 not reproduced (a different generator).
 
+Under a Keras distribution on the jax backend (``keras.distribution.ModelParallel``),
+Keras jits ``__call__`` with the variable's sharding: the whole tensor is filled on the
+host once and then laid out by Keras (values unchanged).
+
 Serialization: every class is registered as ``"fastinit>ClassName"``
 (``keras.saving.register_keras_serializable(package="fastinit")``), so ``model.save()``
 and ``keras.saving.load_model()`` round-trip models built with them; import
@@ -191,7 +195,9 @@ class VarianceScaling(_KI.VarianceScaling):
 
     def __call__(self, shape, dtype=None):
         shape, dt = _shape(shape), _float_dtype(dtype, type(self).__name__)
-        fan_in, fan_out = compute_fans(shape, self.input_axes, self.output_axes)
+        # input_axes/output_axes exist from Keras 3.15 on
+        fan_in, fan_out = compute_fans(shape, getattr(self, "input_axes", None),
+                                       getattr(self, "output_axes", None))
         n = {"fan_in": fan_in, "fan_out": fan_out}.get(self.mode, (fan_in + fan_out) / 2.0)
         variance = self.scale / max(1.0, n)
         seed, stream = _seed_and_stream(self.seed)

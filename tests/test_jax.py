@@ -249,6 +249,8 @@ def test_out_sharding_single_device():
     assert np.array_equal(np.asarray(got), fastinit.lecun_uniform((8, 6), seed=9))
     with pytest.raises(TypeError, match="out_sharding"):
         fj.normal()(jax.random.key(0), (2,), out_sharding="x")
+    with pytest.raises(ValueError, match="no mesh is set"):
+        fj.normal()(jax.random.key(0), (2,), out_sharding=jax.sharding.PartitionSpec("x"))
 
 
 def test_make_array_argument_checks():
