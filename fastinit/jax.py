@@ -16,7 +16,8 @@ what they mean in JAX, not in fastinit's NumPy API:
 The key: ``seed = key_to_seed(key)``, a pure function of the key's bits
 (``jax.random.key_data``).  A two-word key (threefry, the default, and legacy
 ``jax.random.PRNGKey`` arrays) ``[hi, lo]`` gives ``seed = hi * 2**32 + lo``, so
-``jax.random.key(n)`` is fastinit seed ``n`` for ``0 <= n < 2**32``; keys of other sizes
+``jax.random.key(n)`` is fastinit seed ``n`` for ``0 <= n < 2**32`` (``2**64`` with
+``jax_enable_x64``); keys of other sizes
 (rbg) give the first 8 bytes of BLAKE2b of their words (little endian).  The values
 are then exactly those of the NumPy API: ``fastinit.jax.he_normal()(jax.random.key(7),
 s)`` equals ``fastinit.he_normal(s, seed=7)``; JAX's own bits are not reproduced.
