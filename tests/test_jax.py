@@ -329,3 +329,10 @@ def test_make_array_equal_for_every_mesh_and_spec():
     proc = subprocess.run([sys.executable, "-c", SHARDED_CHILD], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0 and "sharded ok" in proc.stdout, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+def test_docstring_examples():
+    import doctest
+
+    result = doctest.testmod(fj, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 10 and result.failed == 0

@@ -374,3 +374,10 @@ def test_keras_model_parallel_layout_on_jax():
     proc = subprocess.run([sys.executable, "-c", DISTRIBUTED_CHILD], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0 and "distributed ok" in proc.stdout, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+def test_docstring_examples():
+    import doctest
+
+    result = doctest.testmod(fk, optionflags=doctest.ELLIPSIS)
+    assert result.attempted >= 5 and result.failed == 0
