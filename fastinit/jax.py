@@ -16,7 +16,8 @@ what they mean in JAX, not in fastinit's NumPy API:
 The key: ``seed = key_to_seed(key)``, a pure function of the key's bits
 (``jax.random.key_data``).  A two-word key (threefry, the default, and legacy
 ``jax.random.PRNGKey`` arrays) ``[hi, lo]`` gives ``seed = hi * 2**32 + lo``, so
-``jax.random.key(n)`` is fastinit seed ``n`` for ``0 <= n < 2**32``; keys of other sizes
+``jax.random.key(n)`` is fastinit seed ``n`` for ``0 <= n < 2**32`` (``2**64`` with
+``jax_enable_x64``); keys of other sizes
 (rbg) give the first 8 bytes of BLAKE2b of their words (little endian).  The values
 are then exactly those of the NumPy API: ``fastinit.jax.he_normal()(jax.random.key(7),
 s)`` equals ``fastinit.he_normal(s, seed=7)``; JAX's own bits are not reproduced.
@@ -121,6 +122,19 @@ def _jax_dtype(dtype, integer_ok=False):
                      + (" (complex weights: use jax.nn.initializers)" if dt.kind == "c" else ""))
 
 
+def _aligned_empty(shape, dt, align=64):
+    """np.empty with a 64-byte aligned buffer: jax.device_put then takes it without a copy
+    on CPU (an unaligned array costs a copy slower than the fill)."""
+    nbytes = math.prod(shape) * dt.itemsize
+    raw = np.empty(nbytes + align, np.uint8)
+    start = (-raw.ctypes.data) % align
+    return raw[start:start + nbytes].view(dt).reshape(shape)
+
+
+def _region_shape(region, shape):
+    return shape if region is None else tuple(r.stop - r.start for r in region)
+
+
 def _region(index, shape):
     """A make_array_from_callback index (slices, maybe None bounds) as a fastinit region."""
     if index is None:
@@ -131,15 +145,17 @@ def _region(index, shape):
 def _constrain(traced, sharding):
     """Under jit: `traced` laid out as `sharding` (reshard on Explicit mesh axes)."""
     types = getattr(getattr(sharding, "mesh", None), "axis_types", ())
-    if any(t == jax.sharding.AxisType.Explicit for t in types):
+    explicit = getattr(getattr(jax.sharding, "AxisType", None), "Explicit", None)
+    if explicit is not None and explicit in types:
         return jax.sharding.reshard(traced, sharding)
     return jax.lax.with_sharding_constraint(traced, sharding)
 
 
 def _put(values, sharding=None):
     if sharding is None:
-        mesh = jax.sharding.get_mesh()
-        if mesh.empty:
+        get_mesh = getattr(jax.sharding, "get_mesh", None)  # JAX >= 0.7
+        mesh = get_mesh() if get_mesh is not None else None
+        if mesh is None or mesh.empty:
             return jax.device_put(values)
         # under jax.set_mesh, replicated over the mesh, as jnp arrays made there are
         sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
@@ -151,7 +167,8 @@ class Initializer:
     """``init(key, shape, dtype=..., out_sharding=None)`` for one configured factory.
 
     ``fill(shape, *, seed, stream=0, dtype=None, region=None)`` is the same fill as a
-    NumPy array (``region`` as in fastinit), used by :func:`make_array`.
+    NumPy array (``region`` as in fastinit, normalized to start:stop slices), used by
+    :func:`make_array`.
     """
 
     __slots__ = ("_fill", "_dtype", "_repr", "_constant")
@@ -168,16 +185,23 @@ class Initializer:
     def fill(self, shape, *, seed, stream=0, dtype=None, region=None):
         shape = _shape(shape)
         dt = _jax_dtype(self._dtype if dtype is None else dtype, self._constant is not None)
-        if self._constant is not None and dt.kind != "f":
+        out = _aligned_empty(_region_shape(region, shape), dt)
+        if dt.name not in _FLOATS:  # integer zeros/ones/constant
             full = np.broadcast_to(np.asarray(self._constant, dtype=dt), shape)
-            return np.array(full[region] if region is not None else full)
-        return self._fill(shape, seed=seed, stream=stream, dtype=dt, region=region)
+            np.copyto(out, full[region] if region is not None else full)
+            return out
+        self._fill(shape, seed=seed, stream=stream, out=out, region=region)
+        return out
 
     def __call__(self, key, shape, dtype=_UNSET, out_sharding=None):
         shape = _shape(shape)
         dt = _jax_dtype(self._dtype if dtype is _UNSET else dtype, self._constant is not None)
         if isinstance(out_sharding, jax.sharding.PartitionSpec):
-            out_sharding = jax.sharding.NamedSharding(jax.sharding.get_mesh(), out_sharding)
+            mesh = jax.sharding.get_mesh()
+            if mesh.empty:
+                raise ValueError("out_sharding is a PartitionSpec but no mesh is set: call init "
+                                 "inside `with jax.set_mesh(mesh):` or pass a NamedSharding")
+            out_sharding = jax.sharding.NamedSharding(mesh, out_sharding)
         if out_sharding is not None and not isinstance(out_sharding, jax.sharding.Sharding):
             raise TypeError(f"out_sharding must be a jax.sharding.Sharding or PartitionSpec, "
                             f"got {type(out_sharding).__name__}")
@@ -198,10 +222,10 @@ class Initializer:
         seed = _seed_of_words(np.asarray(words))
         if out_sharding is not None:
             return make_array(self, shape, out_sharding, seed=seed, dtype=dt)
-        return _put(self._fill(shape, seed=seed, stream=0, dtype=dt, region=None))
+        return _put(self.fill(shape, seed=seed, dtype=dt))
 
     def _host(self, words, *, shape, dtype):
-        return self._fill(shape, seed=_seed_of_words(words), stream=0, dtype=dtype, region=None)
+        return self.fill(shape, seed=_seed_of_words(words), dtype=dtype)
 
 
 def _rep(name, **kw):
@@ -217,11 +241,12 @@ def _nonneg(name, value):
 
 # ---------------------------------------------------------------- constants ----
 def _constant_init(value, dtype, rep):
-    def fill(shape, *, seed, stream, dtype, region):
+    def fill(shape, *, seed, stream, out, region):
         if np.ndim(value) == 0:
-            return _fi.full(shape, float(value), dtype=dtype, region=region)
+            return _fi.full(shape, float(value), out=out, region=region)
         full = np.broadcast_to(np.asarray(value), shape)
-        return np.array((full[region] if region is not None else full), dtype=dtype)
+        np.copyto(out, full[region] if region is not None else full)
+        return out
 
     return Initializer(fill, dtype, rep, constant=value)
 
@@ -376,7 +401,7 @@ def make_array(init, shape, sharding, *, seed, stream=0, dtype=None):
     its own region only (``jax.make_array_from_callback``).
 
     `init` is a fastinit.jax initializer (``fastinit.jax.he_normal()``) or any fastinit
-    NumPy initializer taking ``(shape, *, seed, stream, dtype, region)``
+    NumPy initializer taking ``(shape, *, seed, stream, out, region)``
     (``fastinit.normal``, ``fastinit.initializer("he_normal")``, a ``functools.partial``).
     `seed` is an int in [0, 2**64) or a JAX key (mapped by :func:`key_to_seed`).  The value
     equals ``init``'s unsharded array for every mesh and partition spec, because every
@@ -402,7 +427,10 @@ def make_array(init, shape, sharding, *, seed, stream=0, dtype=None):
         fill = init.fill
     elif callable(init):
         dt = _jax_dtype(dtype)
-        fill = init
+
+        def fill(shape, *, seed, stream, dtype, region):
+            out = _aligned_empty(_region_shape(region, shape), dtype)
+            return init(shape, seed=seed, stream=stream, out=out, region=region)
     else:
         raise TypeError(f"init must be a fastinit.jax initializer or a fastinit function, got {init!r}")
     cache = {}

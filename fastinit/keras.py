@@ -26,6 +26,10 @@ reproducible), returns the same values on every call, and ``get_config()`` keeps
 ``seed=None`` so a clone or a reloaded model draws a fresh one.  Keras's own bits are
 not reproduced (a different generator).
 
+Under a Keras distribution on the jax backend (``keras.distribution.ModelParallel``),
+Keras jits ``__call__`` with the variable's sharding: the whole tensor is filled on the
+host once and then laid out by Keras (values unchanged).
+
 Serialization: every class is registered as ``"fastinit>ClassName"``
 (``keras.saving.register_keras_serializable(package="fastinit")``), so ``model.save()``
 and ``keras.saving.load_model()`` round-trip models built with them; import
@@ -83,8 +87,36 @@ def _float_dtype(dtype, who):
     return name
 
 
-def _tensor(values, dtype):
-    return keras.ops.convert_to_tensor(values, dtype=dtype)
+def _aligned_empty(shape, dtype, align=64):
+    """np.empty on a 64-byte boundary: the jax backend then takes it without a copy."""
+    dt = _fi.resolve_dtype(dtype)
+    nbytes = math.prod(shape) * dt.itemsize
+    raw = np.empty(nbytes + align, np.uint8)
+    start = (-raw.ctypes.data) % align
+    return raw[start:start + nbytes].view(dt).reshape(shape)
+
+
+def _filled(fill, shape, dtype, *args, **kw):
+    """A backend tensor of `dtype` filled by ``fill(shape, *args, out=..., **kw)``."""
+    out = _aligned_empty(shape, dtype)
+    fill(shape, *args, out=out, **kw)
+    # jax and torch take the buffer without a copy (convert_to_tensor of an ndarray copies)
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        return jax.device_put(out)
+    if backend == "torch":
+        import torch
+
+        if dtype == "bfloat16":  # torch.from_numpy has no bfloat16: share the bits
+            tensor = torch.from_numpy(out.view(np.int16)).view(torch.bfloat16)
+        else:
+            tensor = torch.from_numpy(out)
+        return keras.ops.convert_to_tensor(tensor)  # moves it to Keras's device if not CPU
+    if backend == "numpy":
+        return out
+    return keras.ops.convert_to_tensor(out, dtype=dtype)
 
 
 def _seed_and_stream(seed):
@@ -127,8 +159,8 @@ class RandomNormal(_KI.RandomNormal):
     def __call__(self, shape, dtype=None):
         shape, dt = _shape(shape), _float_dtype(dtype, type(self).__name__)
         seed, stream = _seed_and_stream(self.seed)
-        return _tensor(_fi.normal(shape, float(self.mean), float(self.stddev), seed=seed,
-                                  stream=stream, dtype=dt), dt)
+        return _filled(_fi.normal, shape, dt, float(self.mean), float(self.stddev), seed=seed,
+                       stream=stream)
 
 
 @_register
@@ -139,8 +171,8 @@ class TruncatedNormal(_KI.TruncatedNormal):
     def __call__(self, shape, dtype=None):
         shape, dt = _shape(shape), _float_dtype(dtype, type(self).__name__)
         seed, stream = _seed_and_stream(self.seed)
-        return _tensor(_fi.trunc_normal(shape, float(self.mean), float(self.stddev), -2.0, 2.0,
-                                        seed=seed, stream=stream, dtype=dt), dt)
+        return _filled(_fi.trunc_normal, shape, dt, float(self.mean), float(self.stddev), -2.0, 2.0,
+                       seed=seed, stream=stream)
 
 
 @_register
@@ -150,8 +182,8 @@ class RandomUniform(_KI.RandomUniform):
     def __call__(self, shape, dtype=None):
         shape, dt = _shape(shape), _float_dtype(dtype, type(self).__name__)
         seed, stream = _seed_and_stream(self.seed)
-        return _tensor(_fi.uniform(shape, float(self.minval), float(self.maxval), seed=seed,
-                                   stream=stream, dtype=dt), dt)
+        return _filled(_fi.uniform, shape, dt, float(self.minval), float(self.maxval), seed=seed,
+                       stream=stream)
 
 
 @_register
@@ -163,19 +195,20 @@ class VarianceScaling(_KI.VarianceScaling):
 
     def __call__(self, shape, dtype=None):
         shape, dt = _shape(shape), _float_dtype(dtype, type(self).__name__)
-        fan_in, fan_out = compute_fans(shape, self.input_axes, self.output_axes)
+        # input_axes/output_axes exist from Keras 3.15 on
+        fan_in, fan_out = compute_fans(shape, getattr(self, "input_axes", None),
+                                       getattr(self, "output_axes", None))
         n = {"fan_in": fan_in, "fan_out": fan_out}.get(self.mode, (fan_in + fan_out) / 2.0)
         variance = self.scale / max(1.0, n)
         seed, stream = _seed_and_stream(self.seed)
-        kw = dict(seed=seed, stream=stream, dtype=dt)
+        kw = dict(seed=seed, stream=stream)
         if self.distribution == "truncated_normal":
-            values = _fi.trunc_normal(shape, 0.0, math.sqrt(variance) / _TRUNC_STD_2, -2.0, 2.0, **kw)
-        elif self.distribution == "untruncated_normal":
-            values = _fi.normal(shape, 0.0, math.sqrt(variance), **kw)
-        else:
-            limit = math.sqrt(3.0 * variance)
-            values = _fi.uniform(shape, -limit, limit, **kw)
-        return _tensor(values, dt)
+            return _filled(_fi.trunc_normal, shape, dt, 0.0, math.sqrt(variance) / _TRUNC_STD_2,
+                           -2.0, 2.0, **kw)
+        if self.distribution == "untruncated_normal":
+            return _filled(_fi.normal, shape, dt, 0.0, math.sqrt(variance), **kw)
+        limit = math.sqrt(3.0 * variance)
+        return _filled(_fi.uniform, shape, dt, -limit, limit, **kw)
 
 
 # Keras's subclasses keep their own __init__/get_config (fixed scale, mode, distribution);
@@ -223,8 +256,8 @@ class Orthogonal(_KI.Orthogonal):
             raise ValueError("The tensor to initialize must be at least two-dimensional. "
                              f"Received: shape={shape} of rank {len(shape)}.")
         seed, stream = _seed_and_stream(self.seed)
-        return _tensor(_fi.orthogonal(shape, float(self.gain), column_axis=-1, seed=seed,
-                                      stream=stream, dtype=dt), dt)
+        return _filled(_fi.orthogonal, shape, dt, float(self.gain), column_axis=-1, seed=seed,
+                       stream=stream)
 
 
 # ----------------------------------------------------- constant initializers ----
@@ -238,7 +271,7 @@ class Zeros(_KI.Zeros):
         shape, dt = _shape(shape), _dtype(dtype)
         if dt not in _FLOATS:
             return super().__call__(shape, dtype=dt)
-        return _tensor(_fi.zeros(shape, dtype=dt), dt)
+        return _filled(_fi.zeros, shape, dt)
 
 
 @_register
@@ -249,7 +282,7 @@ class Ones(_KI.Ones):
         shape, dt = _shape(shape), _dtype(dtype)
         if dt not in _FLOATS:
             return super().__call__(shape, dtype=dt)
-        return _tensor(_fi.ones(shape, dtype=dt), dt)
+        return _filled(_fi.ones, shape, dt)
 
 
 @_register
@@ -261,7 +294,7 @@ class Constant(_KI.Constant):
         value = self.value
         if dt not in _FLOATS or not isinstance(value, (int, float, np.integer, np.floating)):
             return super().__call__(shape, dtype=dt)
-        return _tensor(_fi.full(shape, float(value), dtype=dt), dt)
+        return _filled(_fi.full, shape, dt, float(value))
 
 
 @_register
@@ -275,7 +308,7 @@ class Identity(_KI.Identity):
                              f"Received: shape={shape} of rank {len(shape)}.")
         if dt not in _FLOATS:
             return super().__call__(shape, dtype=dt)
-        return _tensor(_fi.identity(shape, float(self.gain), dtype=dt), dt)
+        return _filled(_fi.identity, shape, dt, float(self.gain))
 
 
 # --------------------------------------------------------------------- get ----

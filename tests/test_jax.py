@@ -249,6 +249,8 @@ def test_out_sharding_single_device():
     assert np.array_equal(np.asarray(got), fastinit.lecun_uniform((8, 6), seed=9))
     with pytest.raises(TypeError, match="out_sharding"):
         fj.normal()(jax.random.key(0), (2,), out_sharding="x")
+    with pytest.raises(ValueError, match="no mesh is set"):
+        fj.normal()(jax.random.key(0), (2,), out_sharding=jax.sharding.PartitionSpec("x"))
 
 
 def test_make_array_argument_checks():
@@ -275,9 +277,9 @@ inits = {
     "ones": (fj.ones, np.ones(shape, np.float32)),
 }
 calls = []
-def counting(shape, *, seed, stream, dtype, region):
+def counting(shape, *, seed, stream, out, region):
     calls.append(tuple((r.start, r.stop) for r in region))
-    return fastinit.uniform(shape, seed=seed, stream=stream, dtype=dtype, region=region)
+    return fastinit.uniform(shape, seed=seed, stream=stream, out=out, region=region)
 layouts = [((1, 4), P("x", "y")), ((1, 4), P(None, "y")), ((4, 1), P("x", "y")), ((4, 1), P("x")),
            ((2, 2), P("x", "y")), ((2, 2), P("y", "x")), ((2, 2), P("x")), ((2, 2), P(None, "y")),
            ((2, 2), P()), ((4, 1), P()), ((2, 2), P(("x", "y"))), ((2, 2), P(None, ("y", "x")))]
@@ -327,3 +329,10 @@ def test_make_array_equal_for_every_mesh_and_spec():
     proc = subprocess.run([sys.executable, "-c", SHARDED_CHILD], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0 and "sharded ok" in proc.stdout, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+def test_docstring_examples():
+    import doctest
+
+    result = doctest.testmod(fj, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 10 and result.failed == 0
