@@ -16,6 +16,7 @@ import fastinit
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(fastinit.__file__)))
 README = os.path.join(ROOT, "README.md")
+TESTS = os.path.dirname(os.path.abspath(__file__))
 
 
 _ALIASES = {"python": ("python", "py", "python3"), "bash": ("bash", "sh", "shell", "console")}
@@ -48,6 +49,11 @@ def test_the_readme_has_code_blocks():
 @pytest.mark.parametrize("block", PYTHON, ids=[f"README.md:{n}" for n, _ in PYTHON])
 def test_python_block_runs_as_written(tmp_path, block):
     line, code = block
+    if re.search(r"^\s*(import|from) (timm|transformers)\b", code, re.M):
+        # This machine's torchvision wheel is built against CUDA torch: the test-only shim
+        # (tests/_torchvision_shim.py) lets timm and transformers import on CPU torch, as in
+        # the model tests.
+        code = f"import sys; sys.path.insert(0, {TESTS!r}); import _torchvision_shim\n" + code
     p = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=_env(), capture_output=True,
                        text=True, timeout=600)
     assert p.returncode == 0, f"README.md line {line}:\n{p.stderr[-3000:]}"
