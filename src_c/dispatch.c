@@ -29,7 +29,7 @@ int fi_max_threads(void)
 
 const char *fi_isa_name(int isa)
 {
-    static const char *const names[FI_NISA] = {"scalar", "avx2", "avx512"};
+    static const char *const names[FI_NISA] = {"scalar", "avx2", "avx512", "neon"};
     return isa >= 0 && isa < FI_NISA ? names[isa] : "unknown";
 }
 
@@ -55,6 +55,9 @@ int fi_isa_compiled(int isa)
 #ifdef FI_HAVE_AVX512
     case FI_ISA_AVX512: return 1;
 #endif
+#ifdef FI_HAVE_NEON
+    case FI_ISA_NEON: return 1;
+#endif
     default: return 0;
     }
 }
@@ -74,6 +77,8 @@ int fi_isa_supported(int isa)
                __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
     default: return 1;
     }
+#elif defined(__aarch64__)
+    return 1; /* NEON (Advanced SIMD) with FMA is part of every aarch64 CPU */
 #else
     return isa == FI_ISA_GENERIC;
 #endif
@@ -94,6 +99,9 @@ const fi_kernel_table *fi_kernels_for(int isa)
 #endif
 #ifdef FI_HAVE_AVX512
     case FI_ISA_AVX512: return &fi_kernels_avx512;
+#endif
+#ifdef FI_HAVE_NEON
+    case FI_ISA_NEON: return &fi_kernels_neon;
 #endif
     default: return &fi_kernels_generic;
     }

@@ -1,7 +1,7 @@
 /*
- * The SIMD driver, compiled once per SIMD unit (kernels_avx2.c, kernels_avx512.c) with
- * that unit's target flags only: a batch of FI_NW Philox blocks runs in the 64-bit
- * lanes of four vectors, the formulas of detmath_lanes.h (instantiated here over the
+ * The SIMD driver, compiled once per SIMD unit (kernels_avx2.c, kernels_avx512.c,
+ * kernels_neon.c) with that unit's target flags only: a batch of FI_NW Philox blocks
+ * runs in the 64-bit lanes of four vectors, the formulas of detmath_lanes.h (instantiated here over the
  * unit's lanes, lanes_simd.h) turn the words into two vectors of values, which are
  * shuffled into element order and stored.
  */

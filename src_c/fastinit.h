@@ -19,7 +19,7 @@ extern "C" {
 
 typedef enum { FI_UNIFORM = 0, FI_NORMAL = 1, FI_TRUNC_NORMAL = 2, FI_CONSTANT = 3, FI_NDIST = 4 } fi_dist;
 typedef enum { FI_F32 = 0, FI_F64 = 1, FI_F16 = 2, FI_BF16 = 3, FI_NDTYPE = 4 } fi_dtype;
-typedef enum { FI_ISA_GENERIC = 0, FI_ISA_AVX2 = 1, FI_ISA_AVX512 = 2, FI_NISA = 3 } fi_isa;
+typedef enum { FI_ISA_GENERIC = 0, FI_ISA_AVX2 = 1, FI_ISA_AVX512 = 2, FI_ISA_NEON = 3, FI_NISA = 4 } fi_isa;
 
 /* What the caller asks for.  p[] by distribution:
  *   uniform:        low, high
