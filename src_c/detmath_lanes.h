@@ -19,7 +19,6 @@
  *     FI_X_GT/LT/LE(a, b)  ordered comparisons -> mask        FI_X_SEL(m, t, f)   m ? t : f
  *     FI_X_ISEL(m, t, f)   the same for the integer lanes of the family
  *     FI_X_NEG(i)          mask of integer lanes < 0 (signed)
- *     FI_X_TEST(i, c)      mask of integer lanes with (i & c) != 0
  *   FI_F_ITOF(i)  int32 -> float     FI_F_AS_U(f), FI_F_AS_F(u), FI_F_AS_I(u), FI_F_AS_UI(i) bit casts
  *   FI_D_AS_U(d), FI_D_AS_D(u), FI_D_AS_L(u), FI_D_AS_UL(l)   bit casts
  *   FI_F_SHL(i, s), FI_D_SHL(l, s)      left shift of signed lanes (as unsigned: no UB)
@@ -27,7 +26,6 @@
  *   FI_X_MINL(h, x)  x > h ? h : x      FI_X_MAXL(l, x)  x < l ? l : x     (the clamps)
  *   FI_D_ALL(m)      every lane of mask m is set (a branch hint only: both ways give
  *                 the same values)
- *   FI_D_SRA(l, s)                   arithmetic right shift of int64 lanes
  * Constants may appear as plain operands of + - * / & | ^ (GCC broadcasts scalars).
  */
 
