@@ -34,10 +34,11 @@
  * instruction (AVX2 has none): place m in the mantissa of 2^52 */
 FI_LINLINE FI_D FI_LN(u52_to_d)(FI_UL m) { return FI_D_AS_D(m | 0x4330000000000000ull) - 0x1p52; }
 
-/* signed |j| < 2^51 -> double, exactly (the same trick around 1.5 * 2^52) */
-FI_LINLINE FI_D FI_LN(s51_to_d)(FI_L j)
+/* (m + 0.5) 2^-52 for integer 0 <= m < 2^52, exactly: 1 + m 2^-52 minus 1 - 2^-53
+ * (Sterbenz: the difference of two doubles within a factor of 2 is exact) */
+FI_LINLINE FI_D FI_LN(half52_to_d)(FI_UL m)
 {
-    return FI_D_AS_D(FI_D_AS_UL(j) + 0x4338000000000000ull) - 0x1.8p52;
+    return FI_D_AS_D(m | 0x3FF0000000000000ull) - 0x1.fffffffffffffp-1;
 }
 
 /* ---------------------------------------------------------------- logarithm ---
@@ -92,12 +93,12 @@ FI_LINLINE FI_F FI_LN(logsplit_f)(FI_F x, FI_F *e_out)
 FI_LINLINE FI_D FI_LN(logsplit_d)(FI_D x, FI_D *e_out)
 {
     FI_UL b = FI_D_AS_U(x);
-    FI_L e = FI_D_AS_L(b >> 52) - 1023;
+    /* the biased exponent (< 2^11) in 2^52's mantissa, minus 2^52 + 1023: exactly e */
+    FI_D e = FI_D_AS_D((b >> 52) | 0x4330000000000000ull) - (0x1p52 + 1023.0);
     FI_D m = FI_D_AS_D((b & 0x000FFFFFFFFFFFFFull) | 0x3FF0000000000000ull);
     FI_MD big = FI_D_GT(m, FI_D_C(0x1.6a09e667f3bcdp+0));
     m = FI_D_SEL(big, 0.5 * m, m);
-    e = FI_D_ISEL(big, e + 1, e);
-    *e_out = FI_LN(s51_to_d)(e);
+    *e_out = FI_D_SEL(big, e + 1.0, e);
     return m - 1.0;
 }
 
@@ -136,11 +137,12 @@ FI_LINLINE FI_D FI_LN(neglog_u64)(FI_UL u)
     FI_UL h = u >> 11;                                     /* 53 bits */
     FI_UL upper = 0 - (h >> 52);
     FI_UL m = (h ^ upper) & 0x000FFFFFFFFFFFFFull;         /* < 2^52 */
-    FI_D y = (FI_LN(u52_to_d)(m) + 0.5) * 0x1p-53;         /* exact, (0, 0.5] */
+    FI_D y2 = FI_LN(half52_to_d)(m);                       /* 2y, exact */
+    FI_D y = 0.5 * y2;                                     /* exact, (0, 0.5] */
     FI_D e_lo;
     FI_D f_lo = FI_LN(logsplit_d)(y, &e_lo);
     FI_MD far = FI_D_GT(y, FI_D_C(0x1.2bec333018867p-2));
-    FI_D f_hi = FI_D_SEL(far, 1.0 - 2.0 * y, -y);
+    FI_D f_hi = FI_D_SEL(far, 1.0 - y2, -y);
     FI_D e_hi = FI_D_SEL(far, FI_D_C(-1.0), FI_D_C(0.0));
     FI_MD up = FI_D_NEG(FI_D_AS_L(upper));
     FI_D f = FI_D_SEL(up, f_hi, f_lo);
@@ -400,8 +402,8 @@ FI_LINLINE void FI_LN(normal_pair_d)(FI_UL a, FI_UL b, FI_D sd, FI_D mean, FI_D 
  * into a 64-bit lane) */
 FI_LINLINE void FI_LN(trunc_uv_32)(FI_UL w, FI_D *u, FI_D *v)
 {
-    *u = (FI_LN(u52_to_d)(w) + 0.5) * 0x1p-32;
-    *v = (FI_LN(u52_to_d)(w ^ 0xFFFFFFFFu) + 0.5) * 0x1p-32;
+    *u = FI_LN(half52_to_d)(w) * 0x1p20;
+    *v = FI_LN(half52_to_d)(w ^ 0xFFFFFFFFu) * 0x1p20;
 }
 
 /* ... from a 64-bit word: the smaller of U and 1 - U is exact, the larger rounded */
@@ -409,7 +411,7 @@ FI_LINLINE void FI_LN(trunc_uv_64)(FI_UL w, FI_D *u, FI_D *v)
 {
     FI_UL h = w >> 11;
     FI_UL upper = 0 - (h >> 52);
-    FI_D small = (FI_LN(u52_to_d)((h ^ upper) & 0x000FFFFFFFFFFFFFull) + 0.5) * 0x1p-53;
+    FI_D small = FI_LN(half52_to_d)((h ^ upper) & 0x000FFFFFFFFFFFFFull) * 0.5;
     FI_D large = 1.0 - small;
     FI_MD up = FI_D_NEG(FI_D_AS_L(upper));
     *u = FI_D_SEL(up, large, small);
