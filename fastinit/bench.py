@@ -141,7 +141,7 @@ def _add_arguments(p):
                         "comparison, the others for the scaling rows")
     p.add_argument("--mem-gib", type=_gib, default=None,
                    help="output size of the peak-memory probe in GiB (default 4; 1 with --quick; 0 skips)")
-    p.add_argument("--simd", choices=("auto", "scalar", "avx2", "avx512"), default=None,
+    p.add_argument("--simd", choices=("auto", "scalar", "avx2", "avx512", "neon"), default=None,
                    help="instruction-set path to measure (default: FASTINIT_SIMD, else the best); "
                         "the targets are that path's")
     p.add_argument("--noise", type=_fraction, default=NOISE,
@@ -225,8 +225,8 @@ def measure(size=16 * _MIB, repeat=7, threads=(1, 2), latency_calls=2000, mem_gi
     """Run every case and return the report as a dict (what ``--json`` prints).
 
     `simd` selects the instruction-set path for the run ("auto", "scalar", "avx2",
-    "avx512"; None keeps the current one, FASTINIT_SIMD's); the rows carry that
-    path's targets.
+    "avx512", "neon"; None keeps the current one, FASTINIT_SIMD's); the rows carry
+    that path's targets.
 
     >>> rep = measure(size=1 << 16, repeat=1, latency_calls=10, mem_gib=0)  # doctest: +SKIP
     >>> sorted(rep)  # doctest: +SKIP

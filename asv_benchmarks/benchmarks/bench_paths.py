@@ -19,7 +19,7 @@ from fastinit.bench import targets_for
 
 from .bench_fill import best_seconds, touched
 
-PATHS = ["scalar", "avx2", "avx512"]
+PATHS = ["scalar", "avx2", "avx512", "neon"]
 CASES = ["normal_f32_vs_numpy", "normal_f32_vs_torch", "uniform_f32_vs_numpy",
          "trunc_normal_f32_vs_torch", "normal_f64_vs_numpy", "normal_bf16_vs_torch"]
 SIZE = 2**22  # 4M elements: the ratios of 16M, in a quarter of the time
