@@ -15,6 +15,7 @@
 
 #include <arm_neon.h>
 #include <stdint.h>
+#include <string.h>
 
 #define FI_NW 2 /* 64-bit lanes per vector = Philox blocks per batch */
 typedef float32x4_t fi_vf;
@@ -103,7 +104,9 @@ FI_VINLINE int fi_compress_d(fi_md m, fi_vd x, fi_vl pos, double *xo, int64_t *p
 #define FI_STOREU_D(p, v) vst1q_f64(p, v)
 #define FI_LOADU_D(p) vld1q_f64(p)
 #define FI_LOADU_F(p) vld1q_f32(p)
-#define FI_STOREU_I(p, v) vst1q_u32((uint32_t *)(void *)(p), FI_U32(v))
+/* through memcpy (one str): the destination may be any type, e.g. a tile of doubles */
+FI_VINLINE void fi_storeu_i(void *p, fi_vu v) { memcpy(p, &v, sizeof v); }
+#define FI_STOREU_I(p, v) fi_storeu_i(p, (fi_vu)(v))
 /* no non-temporal store intrinsics in ACLE: the streaming path stores normally */
 #define FI_STREAM_F(p, v) FI_STOREU_F(p, v)
 #define FI_STREAM_D(p, v) FI_STOREU_D(p, v)
