@@ -42,7 +42,6 @@ typedef fi_vl fi_md;
 #define FI_F_SEL(m, t, f) vbslq_f32(FI_U32(m), t, f)
 #define FI_F_ISEL(m, t, f) ((__typeof__(t))vbslq_u32(FI_U32(m), FI_U32(t), FI_U32(f)))
 #define FI_F_NEG(i) ((fi_mf)((fi_vi)(i) < 0))
-#define FI_F_TEST(i, c) ((fi_mf)(((i) & (c)) != 0))
 #define FI_F_ITOF(i) vcvtq_f32_s32((int32x4_t)(i))
 #define FI_F_MINL(h, x) vbslq_f32(vcgtq_f32(x, h), h, x) /* x > h ? h : x */
 #define FI_F_MAXL(l, x) vbslq_f32(vcltq_f32(x, l), l, x) /* x < l ? l : x */
@@ -55,8 +54,6 @@ typedef fi_vl fi_md;
 #define FI_D_SEL(m, t, f) vbslq_f64(FI_U64(m), t, f)
 #define FI_D_ISEL(m, t, f) ((__typeof__(t))vbslq_u64(FI_U64(m), FI_U64(t), FI_U64(f)))
 #define FI_D_NEG(i) ((fi_md)((fi_vl)(i) < 0))
-#define FI_D_TEST(i, c) ((fi_md)(((i) & (c)) != 0))
-#define FI_D_SRA(i, s) ((i) >> (s)) /* sshr */
 #define FI_D_MINL(h, x) vbslq_f64(vcgtq_f64(x, h), h, x)
 #define FI_D_MAXL(l, x) vbslq_f64(vcltq_f64(x, l), l, x)
 #define FI_D_ALL(m) (vminvq_u32((uint32x4_t)(m)) == 0xFFFFFFFFu)

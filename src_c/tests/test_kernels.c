@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "../fastinit.h"
+#include "../fma_exact.h"
 
 /* flush-to-zero: the control bits that hold it, and switching it on */
 #if defined(__SSE2__) || defined(__x86_64__)
@@ -812,6 +813,59 @@ static void test_converters(void)
     CHECK(u2d(0x3FF0000000000000ull) == 1.0, "u2d");
 }
 
+/* ------------------------------------------- exact FMA emulation (fma_exact.h) ----
+ * fi_fmaf_exact / fi_fma_exact against libm's fmaf / fma on random operands and on
+ * the hard cases: a*b just off half an ulp of c (double rounding would pick the wrong
+ * neighbour), exact cancellation, products near underflow. */
+static float rnd_float(int emin, int emax)
+{
+    float m = (float)((rnd() >> 40) | (1u << 23)) * 0x1p-23f;
+    return ldexpf(rnd() & 1 ? -m : m, emin + (int)rnd_below((uint64_t)(emax - emin + 1)));
+}
+
+static double rnd_double(int emin, int emax)
+{
+    double m = (double)((rnd() >> 11) | (1ull << 52)) * 0x1p-52;
+    return ldexp(rnd() & 1 ? -m : m, emin + (int)rnd_below((uint64_t)(emax - emin + 1)));
+}
+
+static void test_fma_exact(void)
+{
+    long bad_f = 0, bad_d = 0;
+    for (int i = 0; i < 1000000; i++) {
+        float a = rnd_float(-60, 60), b = rnd_float(-60, 60), c = rnd_float(-60, 60);
+        int j = 1 + (int)rnd_below(4096), ea = (int)rnd_below(21) - 10;
+        switch (i % 3) {
+        case 1: c = -(float)((double)a * b); break;
+        case 2: /* a*b = ulp(c)/2 (1 - j^2 2^-46) */
+            a = ldexpf(1 + j * 0x1p-23f, ea);
+            b = ldexpf(rnd() & 1 ? 1 - j * 0x1p-23f : 1 + j * 0x1p-23f, ilogbf(c) - 24 - ea);
+            break;
+        }
+        float x = fi_fmaf_exact(a, b, c), y = fmaf(a, b, c);
+        if (memcmp(&x, &y, 4) != 0 && bad_f++ < 3)
+            printf("fmaf(%a, %a, %a): emulation %a, libm %a\n", a, b, c, x, y);
+    }
+    for (int i = 0; i < 1000000; i++) {
+        double a = rnd_double(-200, 200), b = rnd_double(-200, 200), c = rnd_double(-400, 400);
+        long j = 1 + (long)rnd_below(1 << 20);
+        int ea = (int)rnd_below(41) - 20;
+        switch (i % 4) {
+        case 1: c = -(a * b) * (1 + 0x1p-52 * ((int)rnd_below(5) - 2)); break;
+        case 2: /* a*b = ulp(c)/2 (1 - j^2 2^-104) */
+            a = ldexp(1 + j * 0x1p-52, ea);
+            b = ldexp(rnd() & 1 ? 1 - j * 0x1p-52 : 1 + j * 0x1p-52, ilogb(c) - 53 - ea);
+            break;
+        case 3: a = rnd_double(-1100, -880); c = rnd_double(-1000, 10); break;
+        }
+        double x = fi_fma_exact(a, b, c), y = fma(a, b, c);
+        if (memcmp(&x, &y, 8) != 0 && bad_d++ < 3)
+            printf("fma(%a, %a, %a): emulation %a, libm %a\n", a, b, c, x, y);
+    }
+    CHECK(bad_f == 0, "fi_fmaf_exact differs from fmaf in %ld of 1000000 cases", bad_f);
+    CHECK(bad_d == 0, "fi_fma_exact differs from fma in %ld of 1000000 cases", bad_d);
+}
+
 int main(int argc, char **argv)
 {
     for (int a = 1; a < argc; a++) {
@@ -821,13 +875,16 @@ int main(int argc, char **argv)
     int isas[FI_NISA], nisa = isa_list(isas);
     printf("test_kernels: paths");
     for (int k = 0; k < nisa; k++) printf(" %s", fi_isa_name(isas[k]));
-    printf(", openmp %s%s\n", fi_have_openmp() ? "yes" : "no", quick ? ", quick" : "");
+    const char *fma_env = getenv("FASTINIT_SCALAR_FMA");
+    printf(", openmp %s%s, scalar FMA %s\n", fi_have_openmp() ? "yes" : "no", quick ? ", quick" : "",
+           fma_env && fma_env[0] == '0' ? "emulated" : "as the CPU has it");
     test_converters();
     test_prepare_rejects();
     test_raw();
     test_serial();
     test_regions();
     test_fp_environment();
+    test_fma_exact();
     printf("test_kernels: %ld checks, %ld failed\n", n_checks, n_failed);
     return n_failed ? 1 : 0;
 }
