@@ -4,16 +4,15 @@ Every value is a pure function of (seed, stream, element index, distribution,
 parameters, dtype): thread count, chunking, regions and SIMD paths never change a
 bit.  See docs/stream.md for the contract.
 """
+from ._validate import resolve_dtype, stream_id
 from ._version import STREAM_VERSION, __version__
-from ._api import (
+from .fills import (
     constant,
     full,
     normal,
     ones,
     random_raw,
-    resolve_dtype,
     show_config,
-    stream_id,
     trunc_normal,
     uniform,
     zeros,
@@ -25,7 +24,7 @@ __all__ = [
     "random_raw", "stream_id", "show_config", "resolve_dtype",
 ]
 
-from .initializers import (  # noqa: E402  (initializers: fastinit/initializers.py)
+from .initializers import (  # noqa: E402
     Initializer,
     calculate_gain,
     delta_orthogonal,
@@ -67,4 +66,5 @@ def __getattr__(name):
         return recommend
     raise AttributeError(f"module 'fastinit' has no attribute {name!r}")
 from .io import to_npy, to_zarr
+
 __all__ += ["to_npy", "to_zarr"]

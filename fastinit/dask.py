@@ -37,8 +37,8 @@ import dask.array as da
 import numpy as np
 from dask.base import tokenize
 
-from . import _api
-from . import io as _io
+from . import _validate
+from .initializers import registry as _io
 
 __all__ = ["from_init"]
 
@@ -58,7 +58,7 @@ class _BlockSpec:
 def _fill_block(spec: _BlockSpec = None, block_id=None):
     region = tuple(slice(off[i], off[i + 1]) for off, i in zip(spec.offsets, block_id))
     fn = _io.get_initializer(spec.init)
-    dt = _api.resolve_dtype(spec.dtype)
+    dt = _validate.resolve_dtype(spec.dtype)
     return fn(spec.shape, dtype=dt, region=region, threads=spec.threads, **dict(spec.kwargs))
 
 
@@ -113,12 +113,12 @@ def from_init(init, shape, *args, chunks, seed=None, stream=0, dtype=None, threa
                 raise TypeError(f"{name}() got multiple values for argument {k!r}")
             params[k] = v
     filler = _io._Filler(shape, name, seed, stream, dtype, params)
-    threads = _api._as_int("threads", threads, 1)
+    threads = _validate.as_int("threads", threads, 1)
     filler.dry_run()  # parameter errors now, not inside a worker
     dims, dt = filler.shape, filler.dtype
     norm = da.core.normalize_chunks(chunks, dims, dtype=dt)
     kwargs = tuple(sorted(_canonical(fn, filler.kwargs).items()))
-    token = tokenize(name, dims, norm, dt.name, kwargs, _api.stream_id(stream))
+    token = tokenize(name, dims, norm, dt.name, kwargs, _validate.stream_id(stream))
     spec = _BlockSpec(name, dims, _offsets(norm), dt.name, threads, kwargs)
     return da.map_blocks(_fill_block, chunks=norm, dtype=dt, meta=np.empty((0,) * len(dims), dt),
                          name=f"fastinit-{name}-{token}", spec=spec)

@@ -6,6 +6,8 @@
 #include <omp.h>
 #endif
 
+#include <stdlib.h>
+
 #include "fastinit.h"
 #include "kernels.h"
 
@@ -81,6 +83,18 @@ int fi_isa_supported(int isa)
     return 1; /* NEON (Advanced SIMD) with FMA is part of every aarch64 CPU */
 #else
     return isa == FI_ISA_GENERIC;
+#endif
+}
+
+int fi_scalar_fma(void)
+{
+#if defined(__GNUC__) && defined(__x86_64__)
+    /* FASTINIT_SCALAR_FMA=0 forces the exact emulation (to test it on any machine) */
+    const char *env = getenv("FASTINIT_SCALAR_FMA");
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("fma") && !(env && env[0] == '0');
+#else
+    return 0; /* elsewhere fma() is the instruction or libm's exact one: one variant */
 #endif
 }
 

@@ -21,6 +21,9 @@ typedef struct {
      * h_a = round 0's x0, h_c2 .. h_c5 the constants those rounds xor in (fiv_philox). */
     uint64_t hi;
     fi_vul h_a, h_c2, h_c3, h_c4, h_c5;
+#ifdef FI_PHILOX2
+    fi_vu k0w[10], k1w[10], s0w, s1w; /* the same as 32-bit lanes (FI_PHILOX2) */
+#endif
     fi_vf fa, fb, flo, fhi;
     fi_vd da, db, dlo, dhi, pa, qb, mass;
 } fi_vplan;
@@ -50,6 +53,14 @@ static void FI_FN(vplan)(const fi_plan *pl, fi_vplan *vp)
     }
     vp->s0 = FI_SET64(pl->ctr_hi[0]);
     vp->s1 = FI_SET64(pl->ctr_hi[1]);
+#ifdef FI_PHILOX2
+    for (uint32_t r = 0; r < 10; r++) {
+        vp->k0w[r] = FI_F_UC(pl->key[0] + r * FI_PHILOX_W0);
+        vp->k1w[r] = FI_F_UC(pl->key[1] + r * FI_PHILOX_W1);
+    }
+    vp->s0w = FI_F_UC(pl->ctr_hi[0]);
+    vp->s1w = FI_F_UC(pl->ctr_hi[1]);
+#endif
     vp->fa = FI_F_C(pl->f_a);
     vp->fb = FI_F_C(pl->f_b);
     vp->flo = FI_F_C(pl->f_lo);
@@ -115,15 +126,20 @@ FI_VINLINE void fiv_philox(const fi_vplan *vp, uint64_t blk, int hic, fi_vul *x0
 }
 
 /* the batch's 4 FI_NW words in stream order: w0 = the first 2 FI_NW, w1 = the rest */
-FI_VINLINE void fiv_words(const fi_vplan *vp, uint64_t blk, int hic, fi_vu *w0, fi_vu *w1)
+FI_VINLINE void fiv_words_of(const fi_vul x[4], fi_vu *w0, fi_vu *w1)
 {
-    fi_vul x0, x1, x2, x3;
     fi_vint o0, o1;
-    fiv_philox(vp, blk, hic, &x0, &x1, &x2, &x3);
     /* per block: (word 0, word 1) and (word 2, word 3) as 64-bit lanes, interleaved */
-    fi_zip64((fi_vint)FI_PAIR(x0, x1), (fi_vint)FI_PAIR(x2, x3), &o0, &o1);
+    fi_zip64((fi_vint)FI_PAIR(x[0], x[1]), (fi_vint)FI_PAIR(x[2], x[3]), &o0, &o1);
     *w0 = (fi_vu)o0;
     *w1 = (fi_vu)o1;
+}
+
+FI_VINLINE void fiv_words(const fi_vplan *vp, uint64_t blk, int hic, fi_vu *w0, fi_vu *w1)
+{
+    fi_vul x[4];
+    fiv_philox(vp, blk, hic, &x[0], &x[1], &x[2], &x[3]);
+    fiv_words_of(x, w0, w1);
 }
 
 /* ------------------------------------------------------------ batches ---------
@@ -132,17 +148,17 @@ FI_VINLINE void fiv_words(const fi_vplan *vp, uint64_t blk, int hic, fi_vu *w0, 
  * (bit patterns in a fi_vu carrier). */
 enum { FI_K_UNIFORM_F, FI_K_NORMAL_F, FI_K_UNIFORM_D, FI_K_NORMAL_D, FI_K_RAW };
 
-FI_VINLINE void fiv_batch(const fi_vplan *vp, int kind, uint64_t blk, int hic, fi_vu *v0,
-                          fi_vu *v1)
+/* the values of the batch whose Philox words are x (fiv_philox) */
+FI_VINLINE void fiv_values(const fi_vplan *vp, int kind, const fi_vul x[4], fi_vu *v0, fi_vu *v1)
 {
-    fi_vul x0, x1, x2, x3;
+    const fi_vul x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3];
     fi_vu w0, w1;
     switch (kind) {
     case FI_K_RAW:
-        fiv_words(vp, blk, hic, v0, v1);
+        fiv_words_of(x, v0, v1);
         return;
     case FI_K_UNIFORM_F:
-        fiv_words(vp, blk, hic, &w0, &w1);
+        fiv_words_of(x, &w0, &w1);
         *v0 = (fi_vu)fiv_uniform_f(w0, vp->fa, vp->fb, vp->flo, vp->fhi);
         *v1 = (fi_vu)fiv_uniform_f(w1, vp->fa, vp->fb, vp->flo, vp->fhi);
         return;
@@ -150,7 +166,6 @@ FI_VINLINE void fiv_batch(const fi_vplan *vp, int kind, uint64_t blk, int hic, f
         /* lane 2l: the pair of words 0, 1 of block l; lane 2l + 1: words 2, 3 -
          * so lane j holds pair j of the batch */
         fi_vf zc, zs, o0, o1;
-        fiv_philox(vp, blk, hic, &x0, &x1, &x2, &x3);
         fiv_normal_pair_f((fi_vu)FI_PAIR(x0, x2), (fi_vu)FI_PAIR(x1, x3), vp->fa, vp->fb, &zc, &zs);
         fi_zip32(zc, zs, &o0, &o1); /* pair j gives elements 2j, 2j + 1 */
         *v0 = (fi_vu)o0;
@@ -161,7 +176,6 @@ FI_VINLINE void fiv_batch(const fi_vplan *vp, int kind, uint64_t blk, int hic, f
         /* 64-bit words: block l holds u64 words 2l (words 0, 1) and 2l + 1 (2, 3) */
         fi_vd y0, y1;
         fi_vint o0, o1;
-        fiv_philox(vp, blk, hic, &x0, &x1, &x2, &x3);
         fi_vul a = FI_PAIR(x0, x1), b = FI_PAIR(x2, x3);
         if (kind == FI_K_UNIFORM_D) {
             y0 = fiv_uniform_d(a, vp->da, vp->db, vp->dlo, vp->dhi);
@@ -175,6 +189,36 @@ FI_VINLINE void fiv_batch(const fi_vplan *vp, int kind, uint64_t blk, int hic, f
         return;
     }
     }
+}
+
+FI_VINLINE void fiv_batch(const fi_vplan *vp, int kind, uint64_t blk, int hic, fi_vu *v0,
+                          fi_vu *v1)
+{
+    fi_vul x[4];
+    fiv_philox(vp, blk, hic, &x[0], &x[1], &x[2], &x[3]);
+    fiv_values(vp, kind, x, v0, v1);
+}
+
+/* four batches from block blk: v[2k], v[2k + 1] are batch k's values.  A lane set may
+ * compute the Philox words of two batches at once (FI_PHILOX2, fi_philox4: NEON runs
+ * four blocks in 32-bit lanes, in the layout of fiv_philox); the words are the same. */
+FI_VINLINE void fiv_batch4(const fi_vplan *vp, int kind, uint64_t blk, int hic, fi_vu v[8])
+{
+#ifdef FI_PHILOX2
+    fi_vul x[16];
+    (void)hic;
+    fi_philox4(vp->k0w, vp->k1w, vp->s0w, vp->s1w, blk, x);
+    fi_philox4(vp->k0w, vp->k1w, vp->s0w, vp->s1w, blk + 2 * FI_NW, x + 8);
+    fiv_values(vp, kind, x, &v[0], &v[1]);
+    fiv_values(vp, kind, x + 4, &v[2], &v[3]);
+    fiv_values(vp, kind, x + 8, &v[4], &v[5]);
+    fiv_values(vp, kind, x + 12, &v[6], &v[7]);
+#else
+    fiv_batch(vp, kind, blk, hic, &v[0], &v[1]);
+    fiv_batch(vp, kind, blk + FI_NW, hic, &v[2], &v[3]);
+    fiv_batch(vp, kind, blk + 2 * FI_NW, hic, &v[4], &v[5]);
+    fiv_batch(vp, kind, blk + 3 * FI_NW, hic, &v[6], &v[7]);
+#endif
 }
 
 /* ------------------------------------------------------------- driver ---------- */
@@ -243,22 +287,13 @@ FI_VINLINE void fiv_run(const fi_plan *plan, int kind, int of, uint64_t start, u
              * chain (ten Philox rounds, then the math) is much longer than its
              * instruction count allows for, so the scheduler (-fschedule-insns)
              * interleaves four of them */
-            fi_vu a1, b1, a2, b2, a3, b3;
-            if (fiv_hi_const(&vp, blk, 4 * FI_NW)) {
-                fiv_batch(&vp, kind, blk, 1, &v0, &v1);
-                fiv_batch(&vp, kind, blk + FI_NW, 1, &a1, &b1);
-                fiv_batch(&vp, kind, blk + 2 * FI_NW, 1, &a2, &b2);
-                fiv_batch(&vp, kind, blk + 3 * FI_NW, 1, &a3, &b3);
-            } else {
-                fiv_batch(&vp, kind, blk, 0, &v0, &v1);
-                fiv_batch(&vp, kind, blk + FI_NW, 0, &a1, &b1);
-                fiv_batch(&vp, kind, blk + 2 * FI_NW, 0, &a2, &b2);
-                fiv_batch(&vp, kind, blk + 3 * FI_NW, 0, &a3, &b3);
-            }
-            fiv_store(of, out + (e - start) * isz, v0, v1, stream);
-            fiv_store(of, out + (e + be - start) * isz, a1, b1, stream);
-            fiv_store(of, out + (e + 2 * be - start) * isz, a2, b2, stream);
-            fiv_store(of, out + (e + 3 * be - start) * isz, a3, b3, stream);
+            fi_vu v[8];
+            if (fiv_hi_const(&vp, blk, 4 * FI_NW)) fiv_batch4(&vp, kind, blk, 1, v);
+            else fiv_batch4(&vp, kind, blk, 0, v);
+            fiv_store(of, out + (e - start) * isz, v[0], v[1], stream);
+            fiv_store(of, out + (e + be - start) * isz, v[2], v[3], stream);
+            fiv_store(of, out + (e + 2 * be - start) * isz, v[4], v[5], stream);
+            fiv_store(of, out + (e + 3 * be - start) * isz, v[6], v[7], stream);
             e += 4 * be;
             continue;
         }

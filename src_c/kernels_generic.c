@@ -10,7 +10,6 @@
 #include "kernels_common.h"
 
 #include <math.h>
-#include <stdlib.h>
 
 #define FI_TILE 1024 /* elements per tile: a multiple of 4 */
 
@@ -61,21 +60,14 @@ static inline uint64_t fi_u64_at(const uint32_t *w, uint32_t j)
 
 typedef void (*fi_tile_fn)(const fi_plan *, uint64_t, uint32_t, uint32_t *, void *);
 
-/* The tile function of this CPU: FMA hardware unless the CPU lacks it or
- * FASTINIT_SCALAR_FMA=0 asks for the emulation (to test it on any machine). */
-static fi_tile_fn FI_FN(tile_fn)(void)
+/* The plan's tile function: FMA hardware where fi_prepare found it (dispatch.c:
+ * fi_scalar_fma), else the emulation. */
+static fi_tile_fn FI_FN(tile_fn)(const fi_plan *plan)
 {
 #ifdef FI_GENERIC_DISPATCH
-    static int hw = -1; /* -1: not decided yet; every thread decides the same */
-    int h = __atomic_load_n(&hw, __ATOMIC_RELAXED);
-    if (h < 0) {
-        const char *env = getenv("FASTINIT_SCALAR_FMA");
-        __builtin_cpu_init();
-        h = __builtin_cpu_supports("fma") && !(env && env[0] == '0');
-        __atomic_store_n(&hw, h, __ATOMIC_RELAXED);
-    }
-    return h ? tile_hwfma : tile_exact;
+    return plan->scalar_fma ? tile_hwfma : tile_exact;
 #else
+    (void)plan;
     return tile_exact;
 #endif
 }
@@ -92,7 +84,7 @@ static void FI_FN(fill)(const fi_plan *plan, uint64_t start, uint64_t n, void *o
     }
 
     const uint32_t epb = dt == FI_F64 ? 2 : 4; /* elements per Philox block */
-    const fi_tile_fn tile = FI_FN(tile_fn)();
+    const fi_tile_fn tile = FI_FN(tile_fn)(plan);
     const uint64_t end = start + n;
     const uint64_t end_up = end + (epb - end % epb) % epb;
     uint32_t words[FI_TILE * 2] FI_ALIGN64;

@@ -15,6 +15,7 @@
 
 #include <arm_neon.h>
 #include <stdint.h>
+#include <string.h>
 
 #define FI_NW 2 /* 64-bit lanes per vector = Philox blocks per batch */
 typedef float32x4_t fi_vf;
@@ -95,12 +96,45 @@ FI_VINLINE int fi_compress_d(fi_md m, fi_vd x, fi_vl pos, double *xo, int64_t *p
     po[k0] = pos[1];
     return k0 + k1;
 }
+/* Philox4x32-10 of blocks blk .. blk + 3 in 32-bit lanes (four blocks per vector, not
+ * two: one umull per two blocks and multiplier instead of an xtn and an umull), then in
+ * the layout of fiv_philox: x[0..3] for blocks blk, blk + 1, x[4..7] for blk + 2, blk + 3
+ * (word j of block blk + l in the low half of 64-bit lane l; the upper halves repeat
+ * it).  k0, k1: round keys, s0, s1: the stream words, each in every lane. */
+#define FI_PHILOX2 1
+FI_VINLINE void fi_philox4(const fi_vu *k0, const fi_vu *k1, fi_vu s0, fi_vu s1, uint64_t blk,
+                           fi_vul x[8])
+{
+    const uint64x2_t c01 = vaddq_u64(vdupq_n_u64(blk), (uint64x2_t){0, 1});
+    const uint64x2_t c23 = vaddq_u64(vdupq_n_u64(blk), (uint64x2_t){2, 3});
+    const uint32x4_t m0 = vdupq_n_u32(FI_PHILOX_M0), m1 = vdupq_n_u32(FI_PHILOX_M1);
+    uint32x4_t a = vuzp1q_u32(FI_U32(c01), FI_U32(c23)); /* counter mod 2^32 */
+    uint32x4_t b = vuzp2q_u32(FI_U32(c01), FI_U32(c23)); /* counter >> 32 */
+    uint32x4_t c = FI_U32(s0), d = FI_U32(s1);
+    for (int r = 0; r < 10; r++) { /* FI_PHILOX_ROUND_P, four lanes at a time */
+        uint32x4_t p0l = FI_U32(vmull_u32(vget_low_u32(a), vget_low_u32(m0)));
+        uint32x4_t p0h = FI_U32(vmull_high_u32(a, m0));
+        uint32x4_t p1l = FI_U32(vmull_u32(vget_low_u32(c), vget_low_u32(m1)));
+        uint32x4_t p1h = FI_U32(vmull_high_u32(c, m1));
+        a = veorq_u32(veorq_u32(vuzp2q_u32(p1l, p1h), b), FI_U32(k0[r]));
+        c = veorq_u32(veorq_u32(vuzp2q_u32(p0l, p0h), d), FI_U32(k1[r]));
+        b = vuzp1q_u32(p1l, p1h);
+        d = vuzp1q_u32(p0l, p0h);
+    }
+    const uint32x4_t w[4] = {a, b, c, d};
+    for (int j = 0; j < 4; j++) {
+        x[j] = (fi_vul)vzip1q_u32(w[j], w[j]);
+        x[4 + j] = (fi_vul)vzip2q_u32(w[j], w[j]);
+    }
+}
 #define FI_MD_NOT(m) (~(m))
 #define FI_STOREU_F(p, v) vst1q_f32(p, v)
 #define FI_STOREU_D(p, v) vst1q_f64(p, v)
 #define FI_LOADU_D(p) vld1q_f64(p)
 #define FI_LOADU_F(p) vld1q_f32(p)
-#define FI_STOREU_I(p, v) vst1q_u32((uint32_t *)(void *)(p), FI_U32(v))
+/* through memcpy (one str): the destination may be any type, e.g. a tile of doubles */
+FI_VINLINE void fi_storeu_i(void *p, fi_vu v) { memcpy(p, &v, sizeof v); }
+#define FI_STOREU_I(p, v) fi_storeu_i(p, (fi_vu)(v))
 /* no non-temporal store intrinsics in ACLE: the streaming path stores normally */
 #define FI_STREAM_F(p, v) FI_STOREU_F(p, v)
 #define FI_STREAM_D(p, v) FI_STOREU_D(p, v)

@@ -84,7 +84,7 @@ def test_fill_constant_and_extra_params(tmp_path):
 
 def test_every_initializer_parameter_has_an_option():
     import fastinit.io as fio
-    from fastinit.cli import PARAM_DESTS
+    from fastinit.cli._args import PARAM_DESTS
 
     for name in fio.available_initializers():
         params, _ = fio.init_parameters(name)

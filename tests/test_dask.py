@@ -18,6 +18,7 @@ from distributed import Client, LocalCluster
 import fastinit
 import fastinit.dask as fdask
 import fastinit.io as fio
+from fastinit.initializers import registry
 
 
 @pytest.fixture(scope="module")
@@ -157,7 +158,7 @@ def test_bad_arguments_fail_eagerly_not_in_a_worker():
         fdask.from_init("nope", (10, 10), chunks=5, seed=0)
     with pytest.raises(AttributeError):
         fdask.no_such_initializer  # noqa: B018
-    for name in fio.STRUCTURED & set(fio.available_initializers()):
+    for name in registry.STRUCTURED & set(fio.available_initializers()):
         with pytest.raises(ValueError, match="structured"):
             fdask.from_init(name, (10, 10), chunks=5, seed=0)
 

@@ -238,14 +238,14 @@ def test_conv_weights_get_fan_in_from_their_own_layout(init, monkeypatch):
     # Every one of these has Var = 2 / (k * in). Asked for in the other framework's
     # layout, the fans would be read from the wrong axes (k * in vs in * out).
     drawn = []
-    real = diag._weight
+    real = diag.network._weight
 
     def spy(*args, **kwargs):
         w = real(*args, **kwargs)
         drawn.append(w)
         return w
 
-    monkeypatch.setattr(diag, "_weight", spy)
+    monkeypatch.setattr(diag.network, "_weight", spy)
     k, ch = 9, 64
     r = signal_propagation(init, "relu", 12, ch, batch=8, kind="conv", length=8, kernel_size=k)
     assert drawn[0].shape == (k, ch, ch)  # the network's own (k, in, out)
@@ -261,14 +261,14 @@ def test_conv_weights_get_fan_in_from_their_own_layout(init, monkeypatch):
 ])
 def test_spec_strings_reach_the_initializer(spec, expected_std, monkeypatch):
     drawn = []
-    real = diag._weight
+    real = diag.network._weight
 
     def spy(*args, **kwargs):
         w = real(*args, **kwargs)
         drawn.append(w)
         return w
 
-    monkeypatch.setattr(diag, "_weight", spy)
+    monkeypatch.setattr(diag.network, "_weight", spy)
     r = signal_propagation(spec, "linear", depth=1, width=128, batch=4)
     assert r.init == spec
     assert float(drawn[0].std()) == pytest.approx(expected_std, rel=0.03)
@@ -415,7 +415,7 @@ def test_plot_has_two_log_panels_and_survives_overflow(tmp_path):
 
 def test_import_stays_light():
     code = ("import sys, fastinit, fastinit.diagnostics; "
-            "print(sorted(m for m in ('matplotlib', 'torch', 'scipy', 'fastinit._plot') if m in sys.modules))")
+            "print(sorted(m for m in ('matplotlib', 'torch', 'scipy', 'fastinit.diagnostics.plot') if m in sys.modules))")
     out = _run("-c", code)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"

@@ -18,6 +18,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 import fastinit
 from fastinit import initializers as I
+from fastinit.initializers import structured as S
 
 DTYPES = ["float32", "float64", "float16", "bfloat16"]
 TN2 = 0.87962566103423978  # std of N(0, 1) truncated to [-2, 2]
@@ -424,15 +425,15 @@ def test_orthogonal_blas_and_thread_invariance():
         assert fastinit.orthogonal(shape, seed=5, dtype="float64", threads=3).tobytes() == reference.tobytes()
         assert _blas_threads() == before  # the user's limit comes back
     # without threadpoolctl (fallback path) the call still works
-    saved = I._blas_controller, I._blas_warned
+    saved = S._blas_controller, S._blas_warned
     try:
-        I._blas_controller, I._blas_warned = False, False
+        S._blas_controller, S._blas_warned = False, False
         with threadpool_limits(limits=1, user_api="blas"):
             with pytest.warns(RuntimeWarning, match="install threadpoolctl"):
                 result = fastinit.orthogonal(shape, seed=5, dtype="float64")
             assert result.tobytes() == reference.tobytes()
     finally:
-        I._blas_controller, I._blas_warned = saved
+        S._blas_controller, S._blas_warned = saved
 
 
 def test_orthogonal_concurrent_calls():
@@ -735,4 +736,4 @@ def test_sparse_selection_breaks_ties_by_row(rng):
         u = rng.integers(0, 4, (n_rows, n_cols)).astype(np.float64)  # many equal values
         expected = np.zeros(u.shape, dtype=bool)
         np.put_along_axis(expected, np.argsort(u, axis=1, kind="stable")[:, :k], True, axis=1)
-        np.testing.assert_array_equal(I._smallest_per_row(u, k), expected)
+        np.testing.assert_array_equal(S._smallest_per_row(u, k), expected)

@@ -13,6 +13,7 @@ import zarr
 
 import fastinit
 import fastinit.io as fio
+from fastinit.initializers import registry
 
 
 def _bits(a):
@@ -241,7 +242,7 @@ def test_failure_mid_write_leaves_no_complete_looking_file(tmp_path, writer, exc
 
 def test_write_error_in_the_writer_thread_cleans_up(tmp_path, monkeypatch):
     # As when the disk fills up: the third block's write() fails in the writer thread.
-    real = fio._write_block
+    real = fio.npy._write_block
     calls = {"n": 0}
 
     def failing_write(f, block, bar):
@@ -250,7 +251,7 @@ def test_write_error_in_the_writer_thread_cleans_up(tmp_path, monkeypatch):
             raise OSError(28, "No space left on device")
         real(f, block, bar)
 
-    monkeypatch.setattr(fio, "_write_block", failing_write)
+    monkeypatch.setattr(fio.npy, "_write_block", failing_write)
     with pytest.raises(OSError, match="No space left"):
         fastinit.to_npy(tmp_path / "f.npy", (100, 100), "normal", seed=0, progress=False,
                         chunk_bytes=4000)
@@ -335,7 +336,7 @@ def test_registry_has_the_core_fills_and_rejects_unknown_names():
 
 def test_registered_structured_initializers_are_not_region_fills():
     for name in fio.available_initializers():
-        if name in fio.STRUCTURED:
+        if name in registry.STRUCTURED:
             assert not fio.supports_region(name)
 
 

@@ -41,7 +41,7 @@ def best_seconds(fn, repeat=3):
 def require_threads(threads):
     """Skip a multi-threaded case that would silently run on one thread: fastinit
     never enters OpenMP in a forked child (run asv with --launch-method spawn)."""
-    if fastinit._api._threads(threads) != threads:
+    if fastinit._validate.check_threads(threads) != threads:
         raise NotImplementedError(f"{threads} threads unavailable here (forked child or no OpenMP)")
 
 

@@ -1,0 +1,158 @@
+"""to_npy: write a logical tensor to a .npy file row block by row block.
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from .. import _validate
+from ..initializers.registry import _Filler, expected_moments
+from ._common import (
+    DEFAULT_CHUNK_BYTES,
+    WriteResult,
+    _blocks,
+    _check_path,
+    _pos_int,
+    _progress_bar,
+    _region_shape,
+    _remove,
+    _SampleStats,
+)
+
+
+# ---------------------------------------------------------------------- npy ----
+def to_npy(path, shape, init, *, seed=None, stream=0, dtype=None, threads=None, progress=True,
+           chunk_bytes=DEFAULT_CHUNK_BYTES, **params):
+    """Write the tensor `init(shape, **params, seed=, stream=, dtype=)` to a ``.npy`` file,
+    row block by row block, never holding the whole table in memory.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Destination; the data go to ``path + ".partial"`` and are renamed to `path`
+        (replacing any old file) only once complete and flushed to disk.
+    shape : int or tuple of ints
+        The logical tensor's shape.
+    init : str or callable
+        An initializer name (``fastinit.io.available_initializers()``) or a fill
+        function with fastinit's signature.
+    seed, stream, dtype
+        As for the in-memory fills; values are bit-identical to them.
+    threads : int, optional
+        OpenMP threads of each block fill (default: all).  One more thread writes the
+        previous block to disk meanwhile.
+    progress : bool
+        Show a tqdm progress bar on stderr.
+    chunk_bytes : int
+        Size of a row block (two such buffers are in memory).
+    **params
+        The initializer's parameters (``std=0.02``, ``low=-1, high=1``, ``mode="fan_in"``...).
+
+    Returns
+    -------
+    WriteResult
+        path, shape, dtype, bytes, seconds and the mean/std of a sample of every block.
+
+    Notes
+    -----
+    The file is what ``np.save`` writes for the same array.  bfloat16 has no NumPy
+    type code, so, exactly like ``np.save``, its header says ``'<V2'``: read it with
+    ``np.load(path).view(ml_dtypes.bfloat16)``.  Structured initializers (orthogonal,
+    sparse, eye, dirac, ...) are computed once in memory, then written in blocks.
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np, fastinit
+    >>> p = os.path.join(tempfile.mkdtemp(), "emb.npy")
+    >>> r = fastinit.to_npy(p, (300, 8), "uniform", low=-1, high=1, seed=3, progress=False)
+    >>> np.load(p).shape, r.nbytes
+    ((300, 8), 9600)
+    """
+    path = _check_path(path, ".npy")
+    filler = _Filler(shape, init, seed, stream, dtype, params)
+    chunk_bytes = _pos_int("chunk_bytes", chunk_bytes)
+    nthreads = _validate.check_threads(threads)
+    shape, dt = filler.shape, filler.dtype
+    whole = None
+    if filler.elementwise:
+        filler.dry_run()
+    else:
+        whole = np.ascontiguousarray(filler.fill(threads=nthreads))
+    nbytes = math.prod(shape) * dt.itemsize
+    header = {"descr": np.lib.format.dtype_to_descr(dt), "fortran_order": False, "shape": shape}
+
+    t0 = time.perf_counter()
+    stats = _SampleStats()
+    partial = path + ".partial"
+    bar = _progress_bar(nbytes, os.path.basename(path), progress)
+    block_elems = max(1, min(math.prod(shape), chunk_bytes // dt.itemsize))
+    try:
+        with open(partial, "wb") as f:
+            np.lib.format.write_array_header_1_0(f, header)
+            _write_blocks(f, filler, whole, shape, dt, chunk_bytes, block_elems, nthreads, stats, bar)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(partial, path)
+    except BaseException:
+        _remove(partial)
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    _fsync_dir(os.path.dirname(os.path.abspath(path)))
+    exp = expected_moments(init, shape, params)
+    return WriteResult(path, shape, dt, nbytes, time.perf_counter() - t0, *stats.observed,
+                       *(exp or (None, None)))
+
+
+def _write_blocks(f, filler, whole, shape, dt, chunk_bytes, block_elems, nthreads, stats, bar):
+    """Fill row blocks into two alternating buffers: while the core fills one (GIL
+    released), a writer thread writes the other (GIL released in write())."""
+    buffers = [None, None]
+    pending = []
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fastinit-npy-writer") as writer:
+        try:
+            for i, region in enumerate(_blocks(shape, dt.itemsize, chunk_bytes)):
+                slot = i % 2
+                if len(pending) == 2:  # the buffer of this slot is free once its write is done
+                    pending.pop(0).result()
+                lens = _region_shape(region)
+                if whole is not None:
+                    block = whole[region]
+                else:
+                    if buffers[slot] is None:
+                        buffers[slot] = np.empty(block_elems, dtype=dt)
+                    block = buffers[slot][:math.prod(lens)].reshape(lens)
+                    filler.fill(region=region, out=block, threads=nthreads)
+                stats.add_chunk(block)
+                pending.append(writer.submit(_write_block, f, block, bar))
+            while pending:
+                pending.pop(0).result()
+        finally:
+            # On an error or Ctrl-C: drop queued writes, let a running one finish
+            # before the caller closes and removes the file.
+            for fut in pending:
+                fut.cancel()
+
+
+def _write_block(f, block, bar):
+    f.write(block.reshape(-1).view(np.uint8))
+    if bar is not None:
+        bar.update(block.nbytes)
+
+
+def _fsync_dir(d):
+    try:
+        fd = os.open(d, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
