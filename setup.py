@@ -2,11 +2,12 @@
 
 Build-time switches (environment variables):
   FASTINIT_NO_OPENMP=1   build without OpenMP (fills run serially; show_config() says so)
-  FASTINIT_NO_SIMD=1     build only the portable kernels (no AVX2 / AVX-512 units)
+  FASTINIT_NO_SIMD=1     build only the portable kernels (no AVX2 / AVX-512 / NEON units)
 
-The default build uses no -march, -mavx2 or -ffast-math: only the translation units
-src_c/kernels_avx2.c and src_c/kernels_avx512.c get target flags, and the core chooses
-among them at run time from CPUID.  Every unit is compiled with -ffp-contract=off so the
+The default build uses no -march, -mavx2 or -ffast-math: on x86 only the translation
+units src_c/kernels_avx2.c and src_c/kernels_avx512.c get target flags, and the core
+chooses among them at run time from CPUID; on aarch64 src_c/kernels_neon.c needs no
+flags (NEON with FMA is baseline there) and is chosen unless FASTINIT_SIMD=scalar.  Every unit is compiled with -ffp-contract=off so the
 compiler never fuses a*b+c on its own: all fused multiply-adds are explicit fma() calls,
 which is what makes every path give the same bits.
 """
@@ -25,22 +26,29 @@ SRC = "src_c"
 
 CORE_SOURCES = [f"{SRC}/{name}.c" for name in
                 ("fill", "plan", "region", "dispatch", "dtype", "special", "kernels_generic")]
+# per architecture: file -> (its own flags, macro defined when the unit is linked in)
 SIMD_UNITS = {
-    # file: (flags, macro defined when the unit is linked in)
-    f"{SRC}/kernels_avx2.c": (["-mavx2", "-mfma", "-mf16c"], "FI_HAVE_AVX2"),
-    f"{SRC}/kernels_avx512.c": (
-        ["-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl", "-mfma", "-mf16c"],
-        "FI_HAVE_AVX512",
-    ),
+    "x86": {
+        f"{SRC}/kernels_avx2.c": (["-mavx2", "-mfma", "-mf16c"], "FI_HAVE_AVX2"),
+        f"{SRC}/kernels_avx512.c": (
+            ["-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl", "-mfma", "-mf16c"],
+            "FI_HAVE_AVX512",
+        ),
+    },
+    "aarch64": {f"{SRC}/kernels_neon.c": ([], "FI_HAVE_NEON")},
 }
 SIMD_SCHED_FLAGS = ["-fschedule-insns", "-fsched-pressure"]
 COMMON_FLAGS = ["-std=c99", "-O3", "-ffp-contract=off", "-fno-math-errno",
                 "-fno-trapping-math", "-Wall", "-Wno-unknown-pragmas"]
 
 
-def _is_x86():
+def _arch():
     m = platform.machine().lower()
-    return m in ("x86_64", "amd64", "i686", "i386", "x86")
+    if m in ("x86_64", "amd64", "i686", "i386", "x86"):
+        return "x86"
+    if m in ("aarch64", "arm64"):
+        return "aarch64"
+    return m
 
 
 def _env_flag(name):
@@ -91,7 +99,8 @@ class BuildExt(build_ext):
                   "building serial fills", file=sys.stderr)
 
         objects = []
-        if _is_x86() and not _env_flag("FASTINIT_NO_SIMD"):
+        units = SIMD_UNITS.get(_arch(), {})
+        if units and not _env_flag("FASTINIT_NO_SIMD"):
             tmp_dir = os.path.join(self.build_temp, "simd")
             # The SIMD kernels interleave independent batches in one basic block; GCC's
             # pre-register-allocation scheduler (off by default on x86) is what turns that
@@ -99,7 +108,7 @@ class BuildExt(build_ext):
             # instructions, never changes them, so results are the same without it.
             sched = SIMD_SCHED_FLAGS if _try_compile(
                 cc, "int main(void){return 0;}\n", SIMD_SCHED_FLAGS + ["-Werror"]) else []
-            for src, (flags, macro) in SIMD_UNITS.items():
+            for src, (flags, macro) in units.items():
                 if not _try_compile(cc, "int main(void){return 0;}\n", flags):
                     print(f"fastinit: compiler lacks {flags}; skipping {src}", file=sys.stderr)
                     continue

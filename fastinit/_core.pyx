@@ -62,6 +62,7 @@ cdef extern from "fastinit.h" nogil:
     const char *fi_isa_name(int isa)
     const char *fi_dist_name(int dist)
     const char *fi_dtype_name(int dtype)
+    size_t fi_dtype_size(int dtype)
     void fi_philox4x32(unsigned rounds, const uint32_t *ctr, const uint32_t *key, uint32_t *out)
     double fi_normal_q(double x)
     double fi_normal_qinv(double p)
@@ -74,12 +75,15 @@ MAX_NDIM = FI_MAX_NDIM
 #: Version of the stream contract (docs/stream.md), defined once: FI_STREAM_VERSION in fastinit.h.
 STREAM_VERSION = FI_STREAM_VERSION
 
-# Elements per GIL-free call and per thread: about 0.1 s on the slowest path (the
-# portable scalar kernels run normal and trunc_normal at 10-20 M/s) so that
-# KeyboardInterrupt arrives quickly, and long enough that the per-call overhead
-# (GIL, OpenMP region, FP environment switch) stays well below 1 %.
-CHUNK = 1 << 22       # uniform, constants, raw words
-CHUNK_SLOW = 1 << 20  # normal, trunc_normal
+# Work per GIL-free call and per thread that runs: at most about 0.05 s on an idle
+# machine, so that KeyboardInterrupt arrives within about 0.2 s on busy cores too, and
+# long enough that the per-call overhead (GIL, OpenMP region, FP environment switch)
+# stays well below 1 %.  Normal and truncated normal are compute-bound: elements (the
+# portable scalar kernels run them at 20-40 M/s); uniform, constants and raw words
+# are bound by writing fresh pages: bytes.
+CHUNK = 1 << 22            # raw words per call (one thread)
+CHUNK_SLOW = 1 << 20       # normal, trunc_normal elements per thread
+CHUNK_BYTES = 1 << 24      # uniform, constant bytes per thread
 
 
 cdef int _isa = FI_ISA_GENERIC
@@ -91,18 +95,39 @@ cdef bint _forked = False
 SMALL_FILL = 16384
 
 
-def chunk_elements(int dist, int nthreads):
-    """Region elements per GIL-free call for this distribution and thread count."""
-    return _chunk(dist, nthreads)
+def usable_cpus():
+    """CPUs this process may run on now (its affinity mask)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
-cdef uint64_t _chunk(int dist, int nthreads):
-    # Sized for ~0.1 s on the slowest (scalar) kernels; the SIMD kernels are about 4x
-    # faster, so their chunks are 4x larger: fewer barriers, which matters when the
-    # threads share their cores with other processes.
-    cdef uint64_t c = CHUNK_SLOW if dist == FI_NORMAL or dist == FI_TRUNC_NORMAL else CHUNK
-    if _isa != FI_ISA_GENERIC:
-        c *= 4
+def threads_that_run(int nthreads):
+    """The OpenMP threads a fill asked for `nthreads` runs: more threads than usable
+    CPUs only take turns on them (and would make each GIL-free call that much longer)."""
+    if nthreads <= 1:
+        return 1
+    cdef int cpus = usable_cpus()
+    return nthreads if nthreads < cpus else cpus
+
+
+def chunk_elements(int dist, int nthreads, int dtype=FI_F32):
+    """Region elements per GIL-free call for this distribution, requested thread count
+    and dtype code."""
+    return _chunk(dist, dtype, threads_that_run(nthreads))
+
+
+cdef uint64_t _chunk(int dist, int dtype, int nthreads):
+    # The SIMD kernels compute about 4x faster than the scalar ones and write about
+    # 2x faster, so their chunks are that much larger: fewer barriers, which matters
+    # when the threads share their cores with other processes.
+    cdef uint64_t c
+    cdef bint simd = _isa != FI_ISA_GENERIC
+    if dist == FI_NORMAL or dist == FI_TRUNC_NORMAL:
+        c = CHUNK_SLOW * (4 if simd else 1)
+    else:
+        c = CHUNK_BYTES * (2 if simd else 1) // fi_dtype_size(dtype)
     return c * <uint64_t>(nthreads if nthreads > 1 else 1)
 
 
@@ -126,19 +151,26 @@ def isa_compiled(name):
     return bool(fi_isa_compiled(ISA_NAMES.index(name)))
 
 
+def valid_paths():
+    """What set_isa and FASTINIT_SIMD accept here: "auto" and the paths this build has
+    and this CPU runs."""
+    return ("auto",) + tuple(n for i, n in enumerate(ISA_NAMES) if fi_isa_supported(i))
+
+
 def set_isa(name):
-    """Select the instruction-set path ("scalar", "avx2", "avx512" or "auto")."""
+    """Select the instruction-set path ("scalar", "avx2", "avx512", "neon" or "auto")."""
     global _isa
     if name == "auto":
         _isa = fi_isa_best()
         return
+    use = f"use one of {', '.join(map(repr, valid_paths()))}"
     if name not in ISA_NAMES:
-        raise ValueError(f"unknown SIMD path {name!r}: use one of 'auto', {', '.join(map(repr, ISA_NAMES))}")
+        raise ValueError(f"unknown SIMD path {name!r}: {use}")
     code = ISA_NAMES.index(name)
     if not fi_isa_compiled(code):
-        raise ValueError(f"SIMD path {name!r} is not compiled into this build")
+        raise ValueError(f"SIMD path {name!r} is not compiled into this build: {use}")
     if not fi_isa_supported(code):
-        raise ValueError(f"SIMD path {name!r} is not supported by this CPU")
+        raise ValueError(f"SIMD path {name!r} is not supported by this CPU: {use}")
     _isa = code
 
 
@@ -229,7 +261,10 @@ def fill(int dist, int dtype, tuple params, uint64_t seed, uint64_t stream, tupl
         if fi_fill_region(&plan, &reg, 0, total, 1) != 0:
             raise ValueError("internal: region rejected by the core")
         return out
-    chunk = _chunk(dist, nthreads)
+    # the chunk (the work between two signal checks) is per thread that runs, so
+    # Ctrl-C is seen as soon for threads=4096 as for threads=cores
+    nthreads = threads_that_run(nthreads)
+    chunk = _chunk(dist, dtype, nthreads)
     begin = 0
     while begin < total:
         end = begin + chunk if total - begin > chunk else total
@@ -281,10 +316,18 @@ def normal_qinv(double p):
     return fi_normal_qinv(p)
 
 
-_env = os.environ.get("FASTINIT_SIMD", "auto").strip().lower() or "auto"
-try:
-    set_isa(_env)
-except ValueError as exc:
-    import warnings
-    warnings.warn(f"FASTINIT_SIMD={_env!r} ignored: {exc}", RuntimeWarning, stacklevel=1)
-    set_isa("auto")
+def _select_from_environment():
+    # read once, at import: a value this machine cannot honour falls back to "auto"
+    # with one RuntimeWarning per process naming what it accepts
+    env = os.environ.get("FASTINIT_SIMD", "auto").strip().lower() or "auto"
+    try:
+        set_isa(env)
+    except ValueError as exc:
+        import warnings
+
+        set_isa("auto")
+        warnings.warn(f"FASTINIT_SIMD={env!r} ignored ({exc}); using {get_isa()!r}",
+                      RuntimeWarning, stacklevel=2)
+
+
+_select_from_environment()

@@ -5,14 +5,18 @@
     fastinit bench --size 64M --repeat 11 --threads 1,2 --json
     python -m fastinit.bench ...        # the same command
 
-Prints one row per case of the speed targets (issue 3): fastinit's rate in M
-samples/s and GB/s, the fraction of this machine's memory-write roofline
-(``ndarray.fill`` on an array of the same size and dtype, measured in the same
-run), the peer's rate, the ratio and the target.  Every timing is the best of
-``--repeat`` runs of ``time.perf_counter`` into a preallocated, already touched
-output (``out=``), fastinit and its peer alternating so that drift on a shared
-machine hits both.  Peers (NumPy, PyTorch, ml_dtypes) are imported only here, and
-a row whose peer is missing reports "n/a" instead of failing.
+Prints one row per case of the speed targets: fastinit's rate in M samples/s
+and GB/s, the fraction of this machine's memory-write roofline (``ndarray.fill``
+on an array of the same size and dtype, measured in the same run), the peer's
+rate, the ratio and the target.  Targets depend on the instruction-set path that
+was measured (``FASTINIT_SIMD`` or ``--simd``; see TARGETS): the AVX-512 ones of
+issue 3, the AVX2 and scalar ones of issue 13.  A ratio is judged as printed
+(two decimals), and a missed target whose timings spread by more than
+``--noise`` between repeats is reported as "noisy", not "miss".  Every timing is
+the best of ``--repeat`` runs of ``time.perf_counter`` into a preallocated,
+already touched output (``out=``), fastinit and its peer alternating so that
+drift on a shared machine hits both.  Peers (NumPy, PyTorch, ml_dtypes) are
+imported only here, and a row whose peer is missing reports "n/a".
 
 Importing this module is cheap: NumPy, PyTorch and the extension are imported by
 ``run`` only.
@@ -27,11 +31,46 @@ import subprocess
 import sys
 import time
 
-__all__ = ["add_cli_parser", "run", "main", "measure"]
+__all__ = ["add_cli_parser", "run", "main", "measure", "TARGETS", "targets_for", "judge"]
 
 _MIB = 1 << 20
 _GIB = 1 << 30
 _SUFFIX = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+
+
+# ------------------------------------------------------------------ targets ----
+# Minimum ratios per instruction-set path (one thread, 16M elements, one run).
+TARGETS = {
+    "avx512": {"normal_f32_vs_numpy": 8.0, "normal_f32_vs_torch": 3.0, "uniform_f32_vs_numpy": 3.0,
+               "trunc_normal_f32_vs_torch": 20.0, "normal_f64_vs_numpy": 4.0,
+               "normal_bf16_vs_torch": 3.0, "normal_f32_vs_philox_raw": 0.5,
+               "latency_1000_normal_f32": 2.0},
+    "avx2": {"normal_f32_vs_numpy": 6.5, "normal_f32_vs_torch": 2.7, "uniform_f32_vs_numpy": 3.0,
+             "trunc_normal_f32_vs_torch": 18.0, "normal_f64_vs_numpy": 3.5,
+             "normal_bf16_vs_torch": 3.0},
+    "scalar": {"normal_f32_vs_numpy": 1.0, "trunc_normal_f32_vs_torch": 2.0},
+}
+# Thread scaling does not depend on the path.
+_COMMON_TARGETS = {"normal_f32_2threads_vs_1": 1.8}
+RATIO_DIGITS = 2  # ratios are printed, and judged, with this many decimals
+NOISE = 0.2       # default --noise: (max - min) / min of a timing's repeats
+
+
+def targets_for(path):
+    """The targets {row id: minimum ratio} of an instruction-set path ({} + scaling if unknown)."""
+    return {**TARGETS.get(path, {}), **_COMMON_TARGETS}
+
+
+def judge(ratio, target, spread=0.0, noise=NOISE):
+    """A row's status: "pass" when the ratio as printed meets the target, "noisy" when it
+    misses on timings that spread by more than `noise`, else "miss"."""
+    if ratio is None:
+        return "n/a"
+    if target is None:
+        return "no target"
+    if round(ratio, RATIO_DIGITS) >= target:
+        return "pass"
+    return "noisy" if spread is not None and spread > noise else "miss"
 
 
 # ---------------------------------------------------------------- arguments ----
@@ -80,6 +119,16 @@ def _gib(text):
     return v
 
 
+def _fraction(text):
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a fraction such as 0.2, got {text!r}") from None
+    if not v >= 0 or v == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
+    return v
+
+
 def _add_arguments(p):
     p.add_argument("--size", type=_size, default=None,
                    help="elements per fill, e.g. 16M (= 16 * 2**20, the default) or 65536")
@@ -92,6 +141,12 @@ def _add_arguments(p):
                         "comparison, the others for the scaling rows")
     p.add_argument("--mem-gib", type=_gib, default=None,
                    help="output size of the peak-memory probe in GiB (default 4; 1 with --quick; 0 skips)")
+    p.add_argument("--simd", choices=("auto", "scalar", "avx2", "avx512", "neon"), default=None,
+                   help="instruction-set path to measure (default: FASTINIT_SIMD, else the best); "
+                        "the targets are that path's")
+    p.add_argument("--noise", type=_fraction, default=NOISE,
+                   help=f"a missed target whose timings spread (max-min)/min by more than this "
+                        f"is reported as noisy (default {NOISE})")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
@@ -108,18 +163,29 @@ def add_cli_parser(subparsers):
 
 
 # ------------------------------------------------------------------- timing ----
-def _best(fns, repeat, number=1):
-    """Best seconds per call of each function in `fns`, run alternately `repeat` times."""
+def _timings(fns, repeat, number=1):
+    """Seconds per call of each function in `fns`, run alternately `repeat` times."""
     for fn in fns:  # warm up: first-touch, thread pool start, lazy init
         fn()
-    best = [float("inf")] * len(fns)
+    times = [[] for _ in fns]
     for _ in range(repeat):
         for i, fn in enumerate(fns):
             t0 = time.perf_counter()
             for _ in range(number):
                 fn()
-            best[i] = min(best[i], (time.perf_counter() - t0) / number)
-    return best
+            times[i].append((time.perf_counter() - t0) / number)
+    return times
+
+
+def _spread(times):
+    """(max - min) / min of one function's timings."""
+    return (max(times) - min(times)) / min(times)
+
+
+def _best(fns, repeat, number=1):
+    """(best seconds per call of each function, the largest spread among them)."""
+    times = _timings(fns, repeat, number)
+    return [min(t) for t in times], max(_spread(t) for t in times)
 
 
 def _rate(n, itemsize, seconds):
@@ -142,21 +208,25 @@ def _torch(threads):
 
 
 # -------------------------------------------------------------------- cases ----
-def _ratio_row(rid, case, target, fi_rate, peer_name, peer_rate, roof):
+def _ratio_row(rid, case, target, fi_rate, peer_name, peer_rate, roof, spread=0.0, noise=NOISE):
     row = {"id": rid, "case": case, "peer": peer_name, "target": target,
            "fastinit": fi_rate, "peer_rate": peer_rate, "ratio": None, "status": "n/a",
-           "roofline_fraction": None}
+           "roofline_fraction": None, "spread": spread}
     if fi_rate is not None and roof is not None:
         row["roofline_fraction"] = fi_rate["gb_per_s"] / roof["gb_per_s"]
     if fi_rate is not None and peer_rate is not None:
         row["ratio"] = fi_rate["m_per_s"] / peer_rate["m_per_s"]
-        row["status"] = "no target" if target is None else "pass" if row["ratio"] >= target else "miss"
+        row["status"] = judge(row["ratio"], target, spread, noise)
     return row
 
 
 def measure(size=16 * _MIB, repeat=7, threads=(1, 2), latency_calls=2000, mem_gib=4.0,
-            progress=None):
+            progress=None, simd=None, noise=NOISE):
     """Run every case and return the report as a dict (what ``--json`` prints).
+
+    `simd` selects the instruction-set path for the run ("auto", "scalar", "avx2",
+    "avx512", "neon"; None keeps the current one, FASTINIT_SIMD's); the rows carry
+    that path's targets.
 
     >>> rep = measure(size=1 << 16, repeat=1, latency_calls=10, mem_gib=0)  # doctest: +SKIP
     >>> sorted(rep)  # doctest: +SKIP
@@ -165,7 +235,21 @@ def measure(size=16 * _MIB, repeat=7, threads=(1, 2), latency_calls=2000, mem_gi
     import numpy as np
 
     import fastinit
+    from fastinit import _core
 
+    if simd is None:
+        return _measure(np, fastinit, size, repeat, threads, latency_calls, mem_gib, progress,
+                        noise)
+    saved = _core.get_isa()
+    _core.set_isa(simd)
+    try:
+        return _measure(np, fastinit, size, repeat, threads, latency_calls, mem_gib, progress,
+                        noise)
+    finally:
+        _core.set_isa(saved)
+
+
+def _measure(np, fastinit, size, repeat, threads, latency_calls, mem_gib, progress, noise):
     say = progress or (lambda text: None)
     t1 = threads[0]
     n = size
@@ -185,6 +269,8 @@ def measure(size=16 * _MIB, repeat=7, threads=(1, 2), latency_calls=2000, mem_gi
 
     # Before torch.set_num_threads, which sets OpenMP's default for everyone.
     config = fastinit.show_config(file=False)
+    path = config["simd_selected"]
+    targets = targets_for(path)
 
     # The memory-write roofline: ndarray.fill (one thread) on the same size and dtype,
     # through an unsigned view so that no dtype's scalar cast is timed.
@@ -192,7 +278,7 @@ def measure(size=16 * _MIB, repeat=7, threads=(1, 2), latency_calls=2000, mem_gi
     roofline = {}
     for dt, a in out.items():
         words = a.view(f"u{dt.itemsize}")
-        (sec,) = _best([lambda w=words: w.fill(0x3C00)], repeat)
+        (sec,), _ = _best([lambda w=words: w.fill(0x3C00)], repeat)
         roofline[dt.name] = _rate(n, dt.itemsize, sec)
 
     def fi(dist, dt, nthreads=t1, **params):
@@ -203,26 +289,26 @@ def measure(size=16 * _MIB, repeat=7, threads=(1, 2), latency_calls=2000, mem_gi
     torch = _torch(t1)
     rng = np.random.Generator(np.random.PCG64(0))
 
-    def versus_numpy(rid, case, target, fi_fn, np_fn, dt):
+    def versus_numpy(rid, case, fi_fn, np_fn, dt):
         say(rid)
-        a, b = _best([fi_fn, np_fn], repeat)
-        rows.append(_ratio_row(rid, case, target, _rate(n, dt.itemsize, a),
+        (a, b), spread = _best([fi_fn, np_fn], repeat)
+        rows.append(_ratio_row(rid, case, targets.get(rid), _rate(n, dt.itemsize, a),
                                f"numpy {np.__version__}", _rate(n, dt.itemsize, b),
-                               roofline[dt.name]))
+                               roofline[dt.name], spread, noise))
 
-    def versus_torch(rid, case, target, fi_fn, make_torch_fn, dt):
+    def versus_torch(rid, case, fi_fn, make_torch_fn, dt):
         say(rid)
         if torch is None or dt is None:
-            fi_sec = _best([fi_fn], repeat)[0] if dt is not None else None
-            rows.append(_ratio_row(rid, case, target,
+            fi_sec = _best([fi_fn], repeat)[0][0] if dt is not None else None
+            rows.append(_ratio_row(rid, case, targets.get(rid),
                                    None if fi_sec is None else _rate(n, dt.itemsize, fi_sec),
                                    "torch (not installed)" if torch is None else "ml_dtypes missing",
                                    None, roofline.get(dt.name) if dt is not None else None))
             return
-        a, b = _best([fi_fn, make_torch_fn()], repeat)
-        rows.append(_ratio_row(rid, case, target, _rate(n, dt.itemsize, a),
+        (a, b), spread = _best([fi_fn, make_torch_fn()], repeat)
+        rows.append(_ratio_row(rid, case, targets.get(rid), _rate(n, dt.itemsize, a),
                                f"torch {torch.__version__} ({torch.get_num_threads()} thread)",
-                               _rate(n, dt.itemsize, b), roofline[dt.name]))
+                               _rate(n, dt.itemsize, b), roofline[dt.name], spread, noise))
 
     def torch_tensor(dtype_name):
         t = torch.empty(n, dtype=getattr(torch, dtype_name))
@@ -231,22 +317,22 @@ def measure(size=16 * _MIB, repeat=7, threads=(1, 2), latency_calls=2000, mem_gi
 
     b32, b64 = peer_out[f32], peer_out[f64]
     versus_numpy("normal_f32_vs_numpy", "normal float32 vs NumPy standard_normal(out=, dtype=float32)",
-                 8.0, fi("normal", f32), lambda: rng.standard_normal(out=b32, dtype=np.float32), f32)
-    versus_torch("normal_f32_vs_torch", "normal float32 vs torch.nn.init.normal_", 3.0,
+                 fi("normal", f32), lambda: rng.standard_normal(out=b32, dtype=np.float32), f32)
+    versus_torch("normal_f32_vs_torch", "normal float32 vs torch.nn.init.normal_",
                  fi("normal", f32),
                  lambda: (lambda t: (lambda: torch.nn.init.normal_(t)))(torch_tensor("float32")), f32)
     versus_numpy("uniform_f32_vs_numpy", "uniform float32 vs NumPy random(out=, dtype=float32)",
-                 3.0, fi("uniform", f32), lambda: rng.random(out=b32, dtype=np.float32), f32)
-    versus_torch("uniform_f32_vs_torch", "uniform float32 vs torch.nn.init.uniform_ (no target)", None,
+                 fi("uniform", f32), lambda: rng.random(out=b32, dtype=np.float32), f32)
+    versus_torch("uniform_f32_vs_torch", "uniform float32 vs torch.nn.init.uniform_",
                  fi("uniform", f32),
                  lambda: (lambda t: (lambda: torch.nn.init.uniform_(t)))(torch_tensor("float32")), f32)
     versus_torch("trunc_normal_f32_vs_torch", "trunc_normal float32 vs torch.nn.init.trunc_normal_",
-                 20.0, fi("trunc_normal", f32),
+                 fi("trunc_normal", f32),
                  lambda: (lambda t: (lambda: torch.nn.init.trunc_normal_(t)))(torch_tensor("float32")),
                  f32)
-    versus_numpy("normal_f64_vs_numpy", "normal float64 vs NumPy standard_normal(out=)", 4.0,
+    versus_numpy("normal_f64_vs_numpy", "normal float64 vs NumPy standard_normal(out=)",
                  fi("normal", f64), lambda: rng.standard_normal(out=b64), f64)
-    versus_torch("normal_bf16_vs_torch", "normal bfloat16 vs torch normal_ on a bf16 tensor", 3.0,
+    versus_torch("normal_bf16_vs_torch", "normal bfloat16 vs torch normal_ on a bf16 tensor",
                  fi("normal", bf16) if bf16 is not None else None,
                  lambda: (lambda t: (lambda: t.normal_()))(torch_tensor("bfloat16")), bf16)
 
@@ -254,11 +340,10 @@ def measure(size=16 * _MIB, repeat=7, threads=(1, 2), latency_calls=2000, mem_gi
     for tn in threads[1:]:
         rid = f"normal_f32_{tn}threads_vs_{t1}"
         say(rid)
-        a, b = _best([fi("normal", f32, nthreads=tn), fi("normal", f32)], repeat)
-        target = 1.8 if (t1, tn) == (1, 2) else None  # the issue sets only 2 vs 1
+        (a, b), spread = _best([fi("normal", f32, nthreads=tn), fi("normal", f32)], repeat)
         rows.append(_ratio_row(rid, f"{tn} threads vs {t1} thread{'s' * (t1 > 1)}, normal float32",
-                               target, _rate(n, 4, a), f"fastinit, {t1} thread{'s' * (t1 > 1)}",
-                               _rate(n, 4, b), roofline["float32"]))
+                               targets.get(rid), _rate(n, 4, a), f"fastinit, {t1} thread{'s' * (t1 > 1)}",
+                               _rate(n, 4, b), roofline["float32"], spread, noise))
 
     # Raw Philox words: random_raw allocates, so it is called on 1M-word blocks
     # (the allocator then reuses the same touched memory) and its rate is words/s.
@@ -270,20 +355,22 @@ def measure(size=16 * _MIB, repeat=7, threads=(1, 2), latency_calls=2000, mem_gi
         for i in range(calls):
             fastinit.random_raw(block, seed=0, start=i * block)
 
-    a, b = _best([fi("normal", f32), raw], repeat)
+    (a, b), spread = _best([fi("normal", f32), raw], repeat)
     words = block * calls
     rows.append(_ratio_row("normal_f32_vs_philox_raw", "normal float32 vs raw Philox words (random_raw)",
-                           0.5, _rate(n, 4, a), "random_raw (uint32 words/s, 1 thread)",
-                           _rate(words, 4, b), roofline["float32"]))
+                           targets.get("normal_f32_vs_philox_raw"), _rate(n, 4, a),
+                           "random_raw (uint32 words/s, 1 thread)", _rate(words, 4, b),
+                           roofline["float32"], spread, noise))
 
     # Latency of a small call (argument checks, dispatch, the fill itself).
     say("latency_1000_normal_f32")
     small, small_peer = np.empty(1000, f32), np.empty(1000, f32)
-    a, b = _best([lambda: fastinit.normal((1000,), seed=0, out=small, threads=t1),
-                  lambda: rng.standard_normal(out=small_peer, dtype=np.float32)],
-                 repeat, number=latency_calls)
-    row = _ratio_row("latency_1000_normal_f32", "a 1000-element normal float32 call vs NumPy's", 2.0,
-                     _rate(1000, 4, a), f"numpy {np.__version__}", _rate(1000, 4, b), None)
+    (a, b), spread = _best([lambda: fastinit.normal((1000,), seed=0, out=small, threads=t1),
+                            lambda: rng.standard_normal(out=small_peer, dtype=np.float32)],
+                           repeat, number=latency_calls)
+    row = _ratio_row("latency_1000_normal_f32", "a 1000-element normal float32 call vs NumPy's",
+                     targets.get("latency_1000_normal_f32"), _rate(1000, 4, a),
+                     f"numpy {np.__version__}", _rate(1000, 4, b), None, spread, noise)
     row["fastinit_us"], row["peer_us"] = a * 1e6, b * 1e6
     rows.append(row)
 
@@ -293,11 +380,13 @@ def measure(size=16 * _MIB, repeat=7, threads=(1, 2), latency_calls=2000, mem_gi
         memory = peak_memory(int(mem_gib * _GIB) // 4, threads=max(threads))
 
     config.update({
+        "path": path, "noise": noise,
         "size": n, "repeat": repeat, "threads": list(threads), "latency_calls": latency_calls,
         "numpy": np.__version__, "torch": None if torch is None else torch.__version__,
         "python": platform.python_version(), "cpu": _cpu_model(), "cores": os.cpu_count(),
     })
-    return {"config": config, "roofline": roofline, "rows": rows, "memory": memory}
+    return {"config": config, "path": path, "targets": targets, "roofline": roofline, "rows": rows,
+            "memory": memory}
 
 
 _MEMORY_PROBE = r"""
@@ -354,19 +443,24 @@ def _fmt(v, spec):
     return "n/a" if v is None else format(v, spec)
 
 
+def format_ratio(ratio):
+    """A ratio as printed and judged: RATIO_DIGITS decimals."""
+    return "n/a" if ratio is None else f"{round(ratio, RATIO_DIGITS):.{RATIO_DIGITS}f}x"
+
+
 def format_table(report):
     """The report as the text table ``fastinit bench`` prints."""
     c = report["config"]
     lines = [
         f"fastinit {c['version']} bench: {c['size']:,} elements, best of {c['repeat']}, "
-        f"SIMD {c['simd_selected']}, threads {','.join(map(str, c['threads']))}",
+        f"SIMD path {c['simd_selected']} (its targets), threads {','.join(map(str, c['threads']))}",
         f"cpu: {c['cpu']} ({c['cores']} cores); numpy {c['numpy']}, torch {c['torch'] or 'n/a'}",
         "memory-write roofline (ndarray.fill, 1 thread): " + ", ".join(
             f"{k} {v['m_per_s']:.0f} M/s {v['gb_per_s']:.1f} GB/s" for k, v in report["roofline"].items()),
         "",
     ]
     head = (f"{'case':<62} {'fastinit':>9} {'GB/s':>6} {'roof':>5} {'peer':>9} {'ratio':>7} "
-            f"{'target':>7}  result")
+            f"{'target':>7} {'spread':>6}  result")
     lines += [head, "-" * len(head)]
     for r in report["rows"]:
         fi, pe = r["fastinit"] or {}, r["peer_rate"] or {}
@@ -377,9 +471,9 @@ def format_table(report):
         roof = "" if r["roofline_fraction"] is None else f"{r['roofline_fraction']:.0%}"
         target = "-" if r["target"] is None else f">={r['target']:g}x"
         status = "-" if r["status"] == "no target" else r["status"]
+        spread = "" if r.get("spread") is None else f"{r['spread']:.0%}"
         lines.append(f"{r['case']:<62} {a:>9} {_fmt(fi.get('gb_per_s'), '.1f'):>6} {roof:>5} {b:>9} "
-                     f"{_fmt(r['ratio'], '.2f') + 'x' if r['ratio'] else 'n/a':>7} {target:>7}  "
-                     f"{status}")
+                     f"{format_ratio(r['ratio']):>7} {target:>7} {spread:>6}  {status}")
     lines.append("  (rates in M samples/s; roof = fastinit GB/s / ndarray.fill GB/s; peers: "
                  + "; ".join(sorted({r['peer'] for r in report['rows']})) + ")")
     m = report["memory"]
@@ -388,7 +482,8 @@ def format_table(report):
         lines.append(f"peak memory, normal float32 out= fill of {m['output_mib'] / 1024:.2f} GiB "
                      f"({m['threads']} threads): output + {extra} (target <= +16 MiB)  {m['status']}"
                      + (f"  [{m['error']}]" if "error" in m else ""))
-    lines.append("Timings on a shared or busy machine are noisy: compare ratios from one run.")
+    lines.append(f"spread = (slowest - fastest) / fastest of the repeats; a miss with a spread over "
+                 f"{c['noise']:.0%} is reported as noisy (run again on a quieter machine).")
     return "\n".join(lines)
 
 
@@ -402,7 +497,8 @@ def run(args):
     if not args.json and sys.stderr.isatty():
         progress = lambda text: print(f"  measuring {text} ...", file=sys.stderr, flush=True)  # noqa: E731
     report = measure(size=size, repeat=repeat, threads=tuple(args.threads),
-                     latency_calls=200 if quick else 2000, mem_gib=mem_gib, progress=progress)
+                     latency_calls=200 if quick else 2000, mem_gib=mem_gib, progress=progress,
+                     simd=args.simd, noise=args.noise)
     if args.json:
         print(json.dumps(report, indent=2))
     else:

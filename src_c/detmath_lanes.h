@@ -19,7 +19,6 @@
  *     FI_X_GT/LT/LE(a, b)  ordered comparisons -> mask        FI_X_SEL(m, t, f)   m ? t : f
  *     FI_X_ISEL(m, t, f)   the same for the integer lanes of the family
  *     FI_X_NEG(i)          mask of integer lanes < 0 (signed)
- *     FI_X_TEST(i, c)      mask of integer lanes with (i & c) != 0
  *   FI_F_ITOF(i)  int32 -> float     FI_F_AS_U(f), FI_F_AS_F(u), FI_F_AS_I(u), FI_F_AS_UI(i) bit casts
  *   FI_D_AS_U(d), FI_D_AS_D(u), FI_D_AS_L(u), FI_D_AS_UL(l)   bit casts
  *   FI_F_SHL(i, s), FI_D_SHL(l, s)      left shift of signed lanes (as unsigned: no UB)
@@ -27,7 +26,6 @@
  *   FI_X_MINL(h, x)  x > h ? h : x      FI_X_MAXL(l, x)  x < l ? l : x     (the clamps)
  *   FI_D_ALL(m)      every lane of mask m is set (a branch hint only: both ways give
  *                 the same values)
- *   FI_D_SRA(l, s)                   arithmetic right shift of int64 lanes
  * Constants may appear as plain operands of + - * / & | ^ (GCC broadcasts scalars).
  */
 
@@ -36,10 +34,11 @@
  * instruction (AVX2 has none): place m in the mantissa of 2^52 */
 FI_LINLINE FI_D FI_LN(u52_to_d)(FI_UL m) { return FI_D_AS_D(m | 0x4330000000000000ull) - 0x1p52; }
 
-/* signed |j| < 2^51 -> double, exactly (the same trick around 1.5 * 2^52) */
-FI_LINLINE FI_D FI_LN(s51_to_d)(FI_L j)
+/* (m + 0.5) 2^-52 for integer 0 <= m < 2^52, exactly: 1 + m 2^-52 minus 1 - 2^-53
+ * (Sterbenz: the difference of two doubles within a factor of 2 is exact) */
+FI_LINLINE FI_D FI_LN(half52_to_d)(FI_UL m)
 {
-    return FI_D_AS_D(FI_D_AS_UL(j) + 0x4338000000000000ull) - 0x1.8p52;
+    return FI_D_AS_D(m | 0x3FF0000000000000ull) - 0x1.fffffffffffffp-1;
 }
 
 /* ---------------------------------------------------------------- logarithm ---
@@ -94,12 +93,12 @@ FI_LINLINE FI_F FI_LN(logsplit_f)(FI_F x, FI_F *e_out)
 FI_LINLINE FI_D FI_LN(logsplit_d)(FI_D x, FI_D *e_out)
 {
     FI_UL b = FI_D_AS_U(x);
-    FI_L e = FI_D_AS_L(b >> 52) - 1023;
+    /* the biased exponent (< 2^11) in 2^52's mantissa, minus 2^52 + 1023: exactly e */
+    FI_D e = FI_D_AS_D((b >> 52) | 0x4330000000000000ull) - (0x1p52 + 1023.0);
     FI_D m = FI_D_AS_D((b & 0x000FFFFFFFFFFFFFull) | 0x3FF0000000000000ull);
     FI_MD big = FI_D_GT(m, FI_D_C(0x1.6a09e667f3bcdp+0));
     m = FI_D_SEL(big, 0.5 * m, m);
-    e = FI_D_ISEL(big, e + 1, e);
-    *e_out = FI_LN(s51_to_d)(e);
+    *e_out = FI_D_SEL(big, e + 1.0, e);
     return m - 1.0;
 }
 
@@ -138,11 +137,12 @@ FI_LINLINE FI_D FI_LN(neglog_u64)(FI_UL u)
     FI_UL h = u >> 11;                                     /* 53 bits */
     FI_UL upper = 0 - (h >> 52);
     FI_UL m = (h ^ upper) & 0x000FFFFFFFFFFFFFull;         /* < 2^52 */
-    FI_D y = (FI_LN(u52_to_d)(m) + 0.5) * 0x1p-53;         /* exact, (0, 0.5] */
+    FI_D y2 = FI_LN(half52_to_d)(m);                       /* 2y, exact */
+    FI_D y = 0.5 * y2;                                     /* exact, (0, 0.5] */
     FI_D e_lo;
     FI_D f_lo = FI_LN(logsplit_d)(y, &e_lo);
     FI_MD far = FI_D_GT(y, FI_D_C(0x1.2bec333018867p-2));
-    FI_D f_hi = FI_D_SEL(far, 1.0 - 2.0 * y, -y);
+    FI_D f_hi = FI_D_SEL(far, 1.0 - y2, -y);
     FI_D e_hi = FI_D_SEL(far, FI_D_C(-1.0), FI_D_C(0.0));
     FI_MD up = FI_D_NEG(FI_D_AS_L(upper));
     FI_D f = FI_D_SEL(up, f_hi, f_lo);
@@ -156,12 +156,16 @@ FI_LINLINE FI_D FI_LN(neglog_u64)(FI_UL u)
  * Taylor polynomials of sin(pi r) and cos(pi r) (truncated below half an ulp on
  * |r| <= 1/4), then rotate by the quadrant n mod 4: swap where n is odd, negate
  * (flip the sign bit: exactly -x) cos where n mod 4 is 1 or 2 and sin where it is
- * 2 or 3. */
-FI_LINLINE void FI_LN(sincospi_f)(FI_I k24, FI_F *c_out, FI_F *s_out)
+ * 2 or 3.
+ * Both take the angle's word b itself, T = (int(b) >> q) 2^-s (q = 8, s = 23 for 32
+ * bits; 11, 52 for 64), and read n mod 4 and r straight from t = b + 2^(w-3) (w the
+ * word's width, wrapping): with k = int(b) >> q and n = floor((k + 2^(s-2)) / 2^(s-1)),
+ * n mod 4 is t's top two bits and k - n 2^(s-1) is (t >> q) mod 2^(s-1), minus 2^(s-2).
+ * Unsigned shifts and masks only (AVX2 has no 64-bit arithmetic shift). */
+FI_LINLINE void FI_LN(sincospi_w32)(FI_U b, FI_F *c_out, FI_F *s_out)
 {
-    /* k24 in [-2^23, 2^23): T = k24 2^-23 */
-    FI_I n = (k24 + (1 << 21)) >> 22;                      /* round(2T), ties up */
-    FI_F r = FI_F_ITOF(k24 - FI_F_SHL(n, 22)) * 0x1p-23f;        /* exact, |r| <= 1/4 */
+    FI_U t = b + 0x20000000u;
+    FI_F r = FI_F_ITOF(FI_F_AS_I((t >> 8) & 0x3FFFFFu) - (1 << 21)) * 0x1p-23f; /* exact */
     FI_F r2 = r * r;
     FI_F sp = FI_F_C(-0x1.e3075p-8f);
     sp = FI_F_FMA(sp, r2, FI_F_C(0x1.507834p-4f));
@@ -177,18 +181,26 @@ FI_LINLINE void FI_LN(sincospi_f)(FI_I k24, FI_F *c_out, FI_F *s_out)
     cp = FI_F_FMA(cp, r2, FI_F_C(0x1.03c1fp+2f));
     cp = FI_F_FMA(cp, r2, FI_F_C(-0x1.3bd3ccp+2f));
     cp = FI_F_FMA(cp, r2, FI_F_C(1.0f));
-    FI_MF odd = FI_F_TEST(n, 1);
+    FI_MF odd = FI_F_NEG(FI_F_AS_I(t << 1));                 /* n odd: t's bit 30 */
     FI_F c = FI_F_SEL(odd, sp, cp);
     FI_F s = FI_F_SEL(odd, cp, sp);
-    *c_out = FI_F_AS_F(FI_F_AS_U(c) ^ ((FI_F_AS_UI(n + 1) << 30) & 0x80000000u)); /* bit 1 -> sign */
-    *s_out = FI_F_AS_F(FI_F_AS_U(s) ^ ((FI_F_AS_UI(n) << 30) & 0x80000000u));
+    /* bit 1 of n + 1 (cos) and of n (sin) -> sign */
+    *c_out = FI_F_AS_F(FI_F_AS_U(c) ^ ((t + 0x40000000u) & 0x80000000u));
+    *s_out = FI_F_AS_F(FI_F_AS_U(s) ^ (t & 0x80000000u));
 }
 
-FI_LINLINE void FI_LN(sincospi_d)(FI_L k53, FI_D *c_out, FI_D *s_out)
+/* the same from the angle k24 in [-2^23, 2^23): T = k24 2^-23 */
+FI_LINLINE void FI_LN(sincospi_f)(FI_I k24, FI_F *c_out, FI_F *s_out)
 {
-    /* k53 in [-2^52, 2^52): T = k53 2^-52 */
-    FI_L n = FI_D_SRA(k53 + ((int64_t)1 << 50), 51);
-    FI_D r = FI_LN(s51_to_d)(k53 - FI_D_SHL(n, 51)) * 0x1p-52;
+    FI_LN(sincospi_w32)(FI_F_AS_UI(FI_F_SHL(k24, 8)), c_out, s_out);
+}
+
+FI_LINLINE void FI_LN(sincospi_w64)(FI_UL b, FI_D *c_out, FI_D *s_out)
+{
+    FI_UL t = b + 0x2000000000000000ull;
+    /* (t >> 11) mod 2^51 < 2^51 placed in 2^52's mantissa, minus 2^52 + 2^50: exact */
+    FI_D r = (FI_D_AS_D(((t >> 11) & 0x7FFFFFFFFFFFFull) | 0x4330000000000000ull) - 0x1.4p52) *
+             0x1p-52;
     FI_D r2 = r * r;
     FI_D sp = FI_D_C(0x1.2877020d52cf0p-31);
     sp = FI_D_FMA(sp, r2, FI_D_C(-0x1.8a404211f9547p-26));
@@ -214,11 +226,11 @@ FI_LINLINE void FI_LN(sincospi_d)(FI_L k53, FI_D *c_out, FI_D *s_out)
     cp = FI_D_FMA(cp, r2, FI_D_C(0x1.03c1f081b5ac4p+2));
     cp = FI_D_FMA(cp, r2, FI_D_C(-0x1.3bd3cc9be45dep+2));
     cp = FI_D_FMA(cp, r2, FI_D_C(1.0));
-    FI_MD odd = FI_D_TEST(n, 1);
+    FI_MD odd = FI_D_NEG(FI_D_AS_L(t << 1));
     FI_D c = FI_D_SEL(odd, sp, cp);
     FI_D s = FI_D_SEL(odd, cp, sp);
-    *c_out = FI_D_AS_D(FI_D_AS_U(c) ^ ((FI_D_AS_UL(n + 1) << 62) & 0x8000000000000000ull));
-    *s_out = FI_D_AS_D(FI_D_AS_U(s) ^ ((FI_D_AS_UL(n) << 62) & 0x8000000000000000ull));
+    *c_out = FI_D_AS_D(FI_D_AS_U(c) ^ ((t + 0x4000000000000000ull) & 0x8000000000000000ull));
+    *s_out = FI_D_AS_D(FI_D_AS_U(s) ^ (t & 0x8000000000000000ull));
 }
 
 /* -------------------------------------------------- inverse normal tail -------
@@ -372,7 +384,7 @@ FI_LINLINE void FI_LN(normal_pair_f)(FI_U a, FI_U b, FI_F sd, FI_F mean, FI_F *z
 {
     FI_F radius = FI_F_SQRT(2.0f * FI_LN(neglog_u32)(a));
     FI_F c, s;
-    FI_LN(sincospi_f)(FI_F_AS_I(b) >> 8, &c, &s);
+    FI_LN(sincospi_w32)(b, &c, &s);
     *z0 = FI_F_FMA(sd, radius * c, mean);
     *z1 = FI_F_FMA(sd, radius * s, mean);
 }
@@ -381,7 +393,7 @@ FI_LINLINE void FI_LN(normal_pair_d)(FI_UL a, FI_UL b, FI_D sd, FI_D mean, FI_D 
 {
     FI_D radius = FI_D_SQRT(2.0 * FI_LN(neglog_u64)(a));
     FI_D c, s;
-    FI_LN(sincospi_d)(FI_D_SRA(FI_D_AS_L(b), 11), &c, &s);
+    FI_LN(sincospi_w64)(b, &c, &s);
     *z0 = FI_D_FMA(sd, radius * c, mean);
     *z1 = FI_D_FMA(sd, radius * s, mean);
 }
@@ -390,8 +402,8 @@ FI_LINLINE void FI_LN(normal_pair_d)(FI_UL a, FI_UL b, FI_D sd, FI_D mean, FI_D 
  * into a 64-bit lane) */
 FI_LINLINE void FI_LN(trunc_uv_32)(FI_UL w, FI_D *u, FI_D *v)
 {
-    *u = (FI_LN(u52_to_d)(w) + 0.5) * 0x1p-32;
-    *v = (FI_LN(u52_to_d)(w ^ 0xFFFFFFFFu) + 0.5) * 0x1p-32;
+    *u = FI_LN(half52_to_d)(w) * 0x1p20;
+    *v = FI_LN(half52_to_d)(w ^ 0xFFFFFFFFu) * 0x1p20;
 }
 
 /* ... from a 64-bit word: the smaller of U and 1 - U is exact, the larger rounded */
@@ -399,7 +411,7 @@ FI_LINLINE void FI_LN(trunc_uv_64)(FI_UL w, FI_D *u, FI_D *v)
 {
     FI_UL h = w >> 11;
     FI_UL upper = 0 - (h >> 52);
-    FI_D small = (FI_LN(u52_to_d)((h ^ upper) & 0x000FFFFFFFFFFFFFull) + 0.5) * 0x1p-53;
+    FI_D small = FI_LN(half52_to_d)((h ^ upper) & 0x000FFFFFFFFFFFFFull) * 0.5;
     FI_D large = 1.0 - small;
     FI_MD up = FI_D_NEG(FI_D_AS_L(upper));
     *u = FI_D_SEL(up, large, small);

@@ -6,6 +6,8 @@
 #include <omp.h>
 #endif
 
+#include <stdlib.h>
+
 #include "fastinit.h"
 #include "kernels.h"
 
@@ -29,7 +31,7 @@ int fi_max_threads(void)
 
 const char *fi_isa_name(int isa)
 {
-    static const char *const names[FI_NISA] = {"scalar", "avx2", "avx512"};
+    static const char *const names[FI_NISA] = {"scalar", "avx2", "avx512", "neon"};
     return isa >= 0 && isa < FI_NISA ? names[isa] : "unknown";
 }
 
@@ -55,6 +57,9 @@ int fi_isa_compiled(int isa)
 #ifdef FI_HAVE_AVX512
     case FI_ISA_AVX512: return 1;
 #endif
+#ifdef FI_HAVE_NEON
+    case FI_ISA_NEON: return 1;
+#endif
     default: return 0;
     }
 }
@@ -74,8 +79,22 @@ int fi_isa_supported(int isa)
                __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
     default: return 1;
     }
+#elif defined(__aarch64__)
+    return 1; /* NEON (Advanced SIMD) with FMA is part of every aarch64 CPU */
 #else
     return isa == FI_ISA_GENERIC;
+#endif
+}
+
+int fi_scalar_fma(void)
+{
+#if defined(__GNUC__) && defined(__x86_64__)
+    /* FASTINIT_SCALAR_FMA=0 forces the exact emulation (to test it on any machine) */
+    const char *env = getenv("FASTINIT_SCALAR_FMA");
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("fma") && !(env && env[0] == '0');
+#else
+    return 0; /* elsewhere fma() is the instruction or libm's exact one: one variant */
 #endif
 }
 
@@ -94,6 +113,9 @@ const fi_kernel_table *fi_kernels_for(int isa)
 #endif
 #ifdef FI_HAVE_AVX512
     case FI_ISA_AVX512: return &fi_kernels_avx512;
+#endif
+#ifdef FI_HAVE_NEON
+    case FI_ISA_NEON: return &fi_kernels_neon;
 #endif
     default: return &fi_kernels_generic;
     }

@@ -19,7 +19,7 @@ extern "C" {
 
 typedef enum { FI_UNIFORM = 0, FI_NORMAL = 1, FI_TRUNC_NORMAL = 2, FI_CONSTANT = 3, FI_NDIST = 4 } fi_dist;
 typedef enum { FI_F32 = 0, FI_F64 = 1, FI_F16 = 2, FI_BF16 = 3, FI_NDTYPE = 4 } fi_dtype;
-typedef enum { FI_ISA_GENERIC = 0, FI_ISA_AVX2 = 1, FI_ISA_AVX512 = 2, FI_NISA = 3 } fi_isa;
+typedef enum { FI_ISA_GENERIC = 0, FI_ISA_AVX2 = 1, FI_ISA_AVX512 = 2, FI_ISA_NEON = 3, FI_NISA = 4 } fi_isa;
 
 /* What the caller asks for.  p[] by distribution:
  *   uniform:        low, high
@@ -37,6 +37,7 @@ typedef struct {
 /* Everything a kernel needs, derived once per call by fi_prepare (read-only after). */
 typedef struct {
     int dist, dtype, isa;
+    int scalar_fma;      /* the scalar path may use the FMA instruction (fi_scalar_fma) */
     uint32_t key[2];     /* (seed mod 2^32, seed >> 32) */
     uint32_t ctr_hi[2];  /* (stream mod 2^32, stream >> 32): counter words 2 and 3 */
     /* single-precision parameters (float32 / float16 / bfloat16 outputs) */
@@ -83,6 +84,7 @@ int fi_max_threads(void);
 int fi_isa_compiled(int isa);   /* linked into this build */
 int fi_isa_supported(int isa);  /* compiled and this CPU can run it */
 int fi_isa_best(void);
+int fi_scalar_fma(void);        /* x86: the CPU has FMA and FASTINIT_SCALAR_FMA is not 0 */
 const char *fi_isa_name(int isa);     /* "scalar", "avx2", ...; "unknown" otherwise */
 const char *fi_dist_name(int dist);   /* "uniform", "normal", "trunc_normal", "constant" */
 const char *fi_dtype_name(int dtype); /* "float32", "float64", "float16", "bfloat16" */

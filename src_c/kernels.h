@@ -15,6 +15,9 @@ extern const fi_kernel_table fi_kernels_avx2;
 #ifdef FI_HAVE_AVX512
 extern const fi_kernel_table fi_kernels_avx512;
 #endif
+#ifdef FI_HAVE_NEON
+extern const fi_kernel_table fi_kernels_neon;
+#endif
 
 /* the table of an instruction set (dispatch.c); the generic one for any other code */
 const fi_kernel_table *fi_kernels_for(int isa);

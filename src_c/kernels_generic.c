@@ -1,65 +1,75 @@
 /*
  * The generic driver: Philox words per tile of FI_TILE elements into a stack buffer,
- * then the scalar formulas of detmath.h element by element.  Compiled without target
- * flags: the portable path every build has ("scalar"), and the reference the SIMD
- * paths are tested against.
+ * then the scalar formulas of detmath_lanes.h element by element.  Compiled without
+ * target flags: the portable path every build has ("scalar"), and the reference the
+ * SIMD paths are tested against.  On x86-64 its formulas exist twice - with an exact
+ * FMA emulation and, behind CPUID, compiled for the FMA instruction (see below) -
+ * because without -mfma every fma() is a call into libm's software emulation.
  */
 #define FI_ISA generic
 #include "kernels_common.h"
 
+#include <math.h>
+
 #define FI_TILE 1024 /* elements per tile: a multiple of 4 */
 
-static inline uint64_t FI_FN(u64_at)(const uint32_t *w, uint32_t j)
+static inline uint64_t fi_u64_at(const uint32_t *w, uint32_t j)
 {
     return (uint64_t)w[2 * j] | ((uint64_t)w[2 * j + 1] << 32);
 }
 
-static void FI_FN(values_f)(const fi_plan *restrict pl, const uint32_t *restrict w, uint32_t n,
-                            float *restrict out)
-{
-    switch (pl->dist) {
-    case FI_UNIFORM:
-        for (uint32_t i = 0; i < n; i++)
-            out[i] = fi_uniform_f(w[i], pl->f_a, pl->f_b, pl->f_lo, pl->f_hi);
-        break;
-    case FI_NORMAL: /* n is even: pair k uses words 2k (radius) and 2k+1 (angle) */
-        for (uint32_t k = 0; k < n / 2; k++)
-            fi_normal_pair_f(w[2 * k], w[2 * k + 1], pl->f_a, pl->f_b, &out[2 * k],
-                             &out[2 * k + 1]);
-        break;
-    default:
-        for (uint32_t i = 0; i < n; i++) {
-            double u, v;
-            fi_trunc_uv_32(w[i], &u, &v);
-            double x = fi_trunc_x(u, v, pl->t_pa, pl->t_qb, pl->t_mass, pl->d_a, pl->d_b);
-            out[i] = fi_clamp_f((float)x, pl->f_lo, pl->f_hi);
-        }
-        break;
-    }
-}
+#include "fma_exact.h"
 
-static void FI_FN(values_d)(const fi_plan *restrict pl, const uint32_t *restrict w, uint32_t n,
-                            double *restrict out)
+/* ------------------------------------------------------------ instances ----
+ * The formulas of detmath_lanes.h with the exact emulation (fie_*), and on x86 once
+ * more compiled for FMA hardware (fih_*, chosen at run time from CPUID).  Elsewhere
+ * fmaf/fma are the hardware instruction (aarch64, ...) or libm's exact one. */
+#include "lanes_scalar.h"
+#undef FI_LN
+#define FI_LN(name) fie_##name
+#if defined(__GNUC__) && defined(__x86_64__) /* SSE2 doubles: no x87 excess precision */
+#define FI_GENERIC_DISPATCH 1
+#undef FI_F_FMA
+#undef FI_D_FMA
+#define FI_F_FMA(a, b, c) fi_fmaf_exact(a, b, c)
+#define FI_D_FMA(a, b, c) fi_fma_exact(a, b, c)
+#endif
+#include "detmath_lanes.h"
+#include "lanes_undef.h"
+#define FI_G(name) fie_##name
+#define FI_GV(name) FI_CAT(name, exact)
+#include "driver_generic.h"
+#undef FI_G
+#undef FI_GV
+
+#ifdef FI_GENERIC_DISPATCH
+#pragma GCC push_options
+#pragma GCC target("fma")
+#include "lanes_scalar.h"
+#undef FI_LN
+#define FI_LN(name) fih_##name
+#include "detmath_lanes.h"
+#include "lanes_undef.h"
+#define FI_G(name) fih_##name
+#define FI_GV(name) FI_CAT(name, hwfma)
+#include "driver_generic.h"
+#undef FI_G
+#undef FI_GV
+#pragma GCC pop_options
+#endif
+
+typedef void (*fi_tile_fn)(const fi_plan *, uint64_t, uint32_t, uint32_t *, void *);
+
+/* The plan's tile function: FMA hardware where fi_prepare found it (dispatch.c:
+ * fi_scalar_fma), else the emulation. */
+static fi_tile_fn FI_FN(tile_fn)(const fi_plan *plan)
 {
-    switch (pl->dist) {
-    case FI_UNIFORM:
-        for (uint32_t i = 0; i < n; i++)
-            out[i] = fi_uniform_d(FI_FN(u64_at)(w, i), pl->d_a, pl->d_b, pl->d_lo, pl->d_hi);
-        break;
-    case FI_NORMAL: /* pair k uses 64-bit words 2k and 2k+1 */
-        for (uint32_t k = 0; k < n / 2; k++)
-            fi_normal_pair_d(FI_FN(u64_at)(w, 2 * k), FI_FN(u64_at)(w, 2 * k + 1), pl->d_a, pl->d_b,
-                             &out[2 * k], &out[2 * k + 1]);
-        break;
-    default:
-        for (uint32_t i = 0; i < n; i++) {
-            double u, v;
-            fi_trunc_uv_64(FI_FN(u64_at)(w, i), &u, &v);
-            double x = fi_trunc_x(u, v, pl->t_pa, pl->t_qb, pl->t_mass, pl->d_a, pl->d_b);
-            out[i] = fi_clamp_d(x, pl->d_lo, pl->d_hi);
-        }
-        break;
-    }
+#ifdef FI_GENERIC_DISPATCH
+    return plan->scalar_fma ? tile_hwfma : tile_exact;
+#else
+    (void)plan;
+    return tile_exact;
+#endif
 }
 
 static void FI_FN(fill)(const fi_plan *plan, uint64_t start, uint64_t n, void *out_)
@@ -74,6 +84,7 @@ static void FI_FN(fill)(const fi_plan *plan, uint64_t start, uint64_t n, void *o
     }
 
     const uint32_t epb = dt == FI_F64 ? 2 : 4; /* elements per Philox block */
+    const fi_tile_fn tile = FI_FN(tile_fn)(plan);
     const uint64_t end = start + n;
     const uint64_t end_up = end + (epb - end % epb) % epb;
     uint32_t words[FI_TILE * 2] FI_ALIGN64;
@@ -84,13 +95,10 @@ static void FI_FN(fill)(const fi_plan *plan, uint64_t start, uint64_t n, void *o
 
     for (uint64_t t = start - start % epb; t < end; t += FI_TILE) {
         uint32_t tn = (uint32_t)(end_up - t < FI_TILE ? end_up - t : FI_TILE);
-        fi_philox_blocks(plan->key, plan->ctr_hi, t / epb, tn / epb, words);
         uint64_t lo = t > start ? t : start;
         uint64_t hi = t + tn < end ? t + tn : end;
         int whole = lo == t && hi == t + tn && (dt == FI_F32 || dt == FI_F64);
-        void *dst = whole ? (void *)(out + (t - start) * isz) : (void *)&vals;
-        if (dt == FI_F64) FI_FN(values_d)(plan, words, tn, (double *)dst);
-        else FI_FN(values_f)(plan, words, tn, (float *)dst);
+        tile(plan, t, tn, words, whole ? (void *)(out + (t - start) * isz) : (void *)&vals);
         if (whole) continue;
 
         uint32_t off = (uint32_t)(lo - t), cnt = (uint32_t)(hi - lo);

@@ -31,7 +31,6 @@ typedef fi_vl fi_md;
 #define FI_F_SEL(m, t, f) _mm256_blendv_ps(f, t, (__m256)(m))
 #define FI_F_ISEL(m, t, f) ((__typeof__(t))_mm256_blendv_ps((__m256)(f), (__m256)(t), (__m256)(m)))
 #define FI_F_NEG(i) ((fi_mf)(i)) /* the sign bit itself */
-#define FI_F_TEST(i, c) ((fi_mf)(((i) & (c)) != 0))
 #define FI_F_ITOF(i) _mm256_cvtepi32_ps((__m256i)(i))
 #define FI_F_MINL(h, x) _mm256_min_ps(h, x)
 #define FI_F_MAXL(l, x) _mm256_max_ps(l, x)
@@ -44,18 +43,9 @@ typedef fi_vl fi_md;
 #define FI_D_SEL(m, t, f) _mm256_blendv_pd(f, t, (__m256d)(m))
 #define FI_D_ISEL(m, t, f) ((__typeof__(t))_mm256_blendv_pd((__m256d)(f), (__m256d)(t), (__m256d)(m)))
 #define FI_D_NEG(i) ((fi_md)(i))
-#define FI_D_TEST(i, c) ((fi_md)(((i) & (c)) != 0))
 #define FI_D_MINL(h, x) _mm256_min_pd(h, x)
 #define FI_D_MAXL(l, x) _mm256_max_pd(l, x)
 #define FI_D_ALL(m) (_mm256_movemask_pd((__m256d)(m)) == 0xF)
-/* AVX2 has no 64-bit arithmetic shift: shift the value with its sign folded away
- * (x ^ sign >= 0), then unfold; equal to x >> s for every x */
-FI_VINLINE fi_vl fi_sra64(fi_vl x, int s)
-{
-    fi_vl sign = x < 0;
-    return (fi_vl)((fi_vul)(x ^ sign) >> s) ^ sign;
-}
-#define FI_D_SRA(i, s) fi_sra64(i, s)
 
 #define FI_MUL32(x, m) ((fi_vul)_mm256_mul_epu32((__m256i)(x), _mm256_set1_epi64x(m)))
 #define FI_PAIR(a, b) ((fi_vul)_mm256_blend_epi32((__m256i)(a), (__m256i)((b) << 32), 0xAA))

@@ -30,7 +30,6 @@ typedef __mmask8 fi_md;
 #define FI_F_SEL(m, t, f) _mm512_mask_blend_ps(m, f, t)
 #define FI_F_ISEL(m, t, f) ((__typeof__(t))_mm512_mask_blend_epi32(m, (__m512i)(f), (__m512i)(t)))
 #define FI_F_NEG(i) _mm512_movepi32_mask((__m512i)(i))
-#define FI_F_TEST(i, c) _mm512_test_epi32_mask((__m512i)(i), _mm512_set1_epi32(c))
 #define FI_F_ITOF(i) _mm512_cvtepi32_ps((__m512i)(i)) /* round to nearest, as (float) */
 #define FI_F_MINL(h, x) _mm512_min_ps(h, x)           /* h < x ? h : x */
 #define FI_F_MAXL(l, x) _mm512_max_ps(l, x)           /* l > x ? l : x */
@@ -43,8 +42,6 @@ typedef __mmask8 fi_md;
 #define FI_D_SEL(m, t, f) _mm512_mask_blend_pd(m, f, t)
 #define FI_D_ISEL(m, t, f) ((__typeof__(t))_mm512_mask_blend_epi64(m, (__m512i)(f), (__m512i)(t)))
 #define FI_D_NEG(i) _mm512_movepi64_mask((__m512i)(i))
-#define FI_D_TEST(i, c) _mm512_test_epi64_mask((__m512i)(i), _mm512_set1_epi64(c))
-#define FI_D_SRA(i, s) ((i) >> (s)) /* vpsraq */
 #define FI_D_MINL(h, x) _mm512_min_pd(h, x)
 #define FI_D_MAXL(l, x) _mm512_max_pd(l, x)
 #define FI_D_ALL(m) ((m) == 0xFF)

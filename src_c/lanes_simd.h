@@ -4,6 +4,7 @@
  * One header per instruction set provides them:
  *   lanes_avx512.h  (FI_SIMD_AVX512)  16 float / 8 double lanes, mask registers
  *   lanes_avx2.h    (FI_SIMD_AVX2)    8 float / 4 double lanes, masks as vectors
+ *   lanes_neon.h    (FI_SIMD_NEON)    4 float / 2 double lanes, masks as vectors
  * Arithmetic (+ - * / & | ^ << >>) uses GCC/Clang vector extensions, which act lane
  * by lane exactly like the scalar C operators; everything else is one intrinsic (or a
  * short exact sequence) whose result equals the scalar operation it stands for (see
@@ -31,8 +32,10 @@
 #include "lanes_avx512.h"
 #elif defined(FI_SIMD_AVX2)
 #include "lanes_avx2.h"
+#elif defined(FI_SIMD_NEON)
+#include "lanes_neon.h"
 #else
-#error "define FI_SIMD_AVX512 or FI_SIMD_AVX2"
+#error "define FI_SIMD_AVX512, FI_SIMD_AVX2 or FI_SIMD_NEON"
 #endif
 
 /* the lane names detmath_lanes.h is written in */

@@ -19,7 +19,6 @@
 #undef FI_F_SEL
 #undef FI_F_ISEL
 #undef FI_F_NEG
-#undef FI_F_TEST
 #undef FI_F_ITOF
 #undef FI_F_AS_U
 #undef FI_F_AS_F
@@ -37,13 +36,11 @@
 #undef FI_D_SEL
 #undef FI_D_ISEL
 #undef FI_D_NEG
-#undef FI_D_TEST
 #undef FI_D_AS_U
 #undef FI_D_AS_D
 #undef FI_D_AS_L
 #undef FI_D_AS_UL
 #undef FI_D_SHL
-#undef FI_D_SRA
 #undef FI_D_MINL
 #undef FI_D_MAXL
 #undef FI_D_ALL

@@ -30,6 +30,7 @@ static FI_NOINLINE int prepare(const fi_spec *spec, int isa, fi_plan *pl, const 
     pl->dist = spec->dist;
     pl->dtype = dt;
     pl->isa = isa;
+    pl->scalar_fma = isa == FI_ISA_GENERIC && fi_scalar_fma();
     pl->key[0] = (uint32_t)spec->seed;
     pl->key[1] = (uint32_t)(spec->seed >> 32);
     pl->ctr_hi[0] = (uint32_t)spec->stream;

@@ -37,7 +37,13 @@ def parse(out):
 
 
 def run_make(tmp_path, *args, timeout=600):
-    res = subprocess.run(["make", "-j2", "-C", SRC_C, f"OUT={tmp_path}", *args],
+    """Build with two jobs, then run the drivers one after the other (their outputs
+    share one pipe)."""
+    build = subprocess.run(["make", "-j2", "-C", SRC_C, f"OUT={tmp_path}", *args, "all"],
+                           capture_output=True, text=True, timeout=timeout)
+    if build.returncode != 0:
+        return build.returncode, build.stdout + build.stderr
+    res = subprocess.run(["make", "-j1", "-C", SRC_C, f"OUT={tmp_path}", *args],
                          capture_output=True, text=True, timeout=timeout)
     return res.returncode, res.stdout + res.stderr
 

@@ -15,6 +15,7 @@ import math
 import os
 import subprocess
 import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -238,6 +239,44 @@ def test_unknown_fastinit_simd_warns_and_falls_back():
     assert proc.returncode == 0, proc.stderr
     assert "FASTINIT_SIMD" in proc.stderr and "sse9" in proc.stderr
     assert proc.stdout.strip() == SUPPORTED_ISAS[-1]
+
+
+@pytest.mark.parametrize("value", ["bogus", "unsupported"])
+def test_unusable_fastinit_simd_warns_once_naming_the_valid_values(value):
+    """Unknown, or a path this build or CPU lacks: one RuntimeWarning per process that
+    says what is accepted here, then the best path."""
+    if value == "unsupported":  # e.g. neon on x86, avx2 on aarch64
+        value = next(n for n in _core.ISA_NAMES if not _core.isa_supported(n))
+    code = textwrap.dedent("""
+        import json, warnings
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            import fastinit
+            from fastinit import _core
+            fastinit.normal(100_000, seed=1)
+            _core.set_isa("auto")
+            fastinit.uniform(100_000, seed=1)
+        print(json.dumps([str(w.message) for w in seen if w.category is RuntimeWarning]))
+        print(_core.get_isa())
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=_child_env(FASTINIT_SIMD=value), timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    messages = json.loads(lines[-2])
+    assert len(messages) == 1, messages
+    assert f"FASTINIT_SIMD={value!r}" in messages[0]
+    for name in _core.valid_paths():
+        assert repr(name) in messages[0]
+    assert lines[-1] == SUPPORTED_ISAS[-1]
+
+
+def test_set_isa_names_the_paths_it_accepts():
+    missing = next(n for n in _core.ISA_NAMES if not _core.isa_supported(n))
+    with pytest.raises(ValueError, match="use one of 'auto', 'scalar'") as info:
+        _core.set_isa(missing)
+    assert repr(missing) not in str(info.value).split(":", 1)[1]
+    assert _core.get_isa() in SUPPORTED_ISAS
 
 
 def test_show_config_reports_the_selected_path(capsys):

@@ -19,7 +19,9 @@
  *   - the caller's FP environment (rounding mode, FTZ/DAZ) changes no bit and is
  *     restored after every call.
  *
- * Usage: test_kernels [-v]      exit status 0 when every check passed.
+ * Usage: test_kernels [-v] [-q]   exit status 0 when every check passed; -q (quick, for
+ * emulators: make TARGET=aarch64) checks the FP environment on float32 and float64
+ * under two modes (FE_UPWARD, flush-to-zero) instead of every dtype under four.
  */
 #include <fenv.h>
 #include <math.h>
@@ -29,14 +31,31 @@
 #include <string.h>
 
 #include "../fastinit.h"
+#include "../fma_exact.h"
 
+/* flush-to-zero: the control bits that hold it, and switching it on */
 #if defined(__SSE2__) || defined(__x86_64__)
 #include <xmmintrin.h>
-#define HAVE_MXCSR 1
+#define HAVE_FTZ 1
 #define FTZ_DAZ 0x8040u /* MXCSR flush-to-zero (bit 15) and denormals-are-zero (bit 6) */
+static unsigned long ftz_control(void) { return _mm_getcsr() & ~0x3Fu; } /* not the flags */
+static void ftz_enable(void) { _mm_setcsr(_mm_getcsr() | FTZ_DAZ); }
+#elif defined(__aarch64__)
+#define HAVE_FTZ 1
+static unsigned long ftz_control(void) /* FPCR: control only (flags are in FPSR) */
+{
+    unsigned long r;
+    __asm__ __volatile__("mrs %0, fpcr" : "=r"(r));
+    return r;
+}
+static void ftz_enable(void) /* FPCR.FZ, bit 24 */
+{
+    unsigned long r = ftz_control() | (1ul << 24);
+    __asm__ __volatile__("msr fpcr, %0" : : "r"(r));
+}
 #endif
 
-static int verbose;
+static int verbose, quick;
 static long n_checks, n_failed;
 
 #define CHECK(cond, ...)                                                                   \
@@ -733,6 +752,7 @@ static void test_fp_environment(void)
     int isas[FI_NISA], nisa = isa_list(isas);
     for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++) {
         for (int dt = 0; dt < FI_NDTYPE; dt++) {
+            if (quick && dt != FI_F32 && dt != FI_F64) continue;
             fi_spec spec = make_spec(&ps[i], dt, 77, 5);
             fi_plan probe;
             const char *err;
@@ -742,20 +762,21 @@ static void test_fp_environment(void)
             for (int k = 0; k < nisa; k++) {
                 fill_all_ways(&spec, isas[k], n, want);
                 for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++) {
-#ifndef HAVE_MXCSR
+                    if (quick && modes[m] != FE_UPWARD && modes[m] >= 0) continue;
+#ifndef HAVE_FTZ
                     if (modes[m] < 0) continue;
 #endif
                     fenv_t saved;
                     fegetenv(&saved);
                     if (modes[m] >= 0) fesetround(modes[m]);
-#ifdef HAVE_MXCSR
-                    else _mm_setcsr(_mm_getcsr() | FTZ_DAZ);
-                    unsigned csr_before = _mm_getcsr() & ~0x3Fu; /* control bits only */
+#ifdef HAVE_FTZ
+                    else ftz_enable();
+                    unsigned long csr_before = ftz_control();
 #endif
                     fill_all_ways(&spec, isas[k], n, got);
                     int round_kept = fegetround() == (modes[m] >= 0 ? modes[m] : FE_TONEAREST);
-#ifdef HAVE_MXCSR
-                    int csr_kept = (_mm_getcsr() & ~0x3Fu) == csr_before;
+#ifdef HAVE_FTZ
+                    int csr_kept = ftz_control() == csr_before;
 #else
                     int csr_kept = 1;
 #endif
@@ -792,19 +813,78 @@ static void test_converters(void)
     CHECK(u2d(0x3FF0000000000000ull) == 1.0, "u2d");
 }
 
+/* ------------------------------------------- exact FMA emulation (fma_exact.h) ----
+ * fi_fmaf_exact / fi_fma_exact against libm's fmaf / fma on random operands and on
+ * the hard cases: a*b just off half an ulp of c (double rounding would pick the wrong
+ * neighbour), exact cancellation, products near underflow. */
+static float rnd_float(int emin, int emax)
+{
+    float m = (float)((rnd() >> 40) | (1u << 23)) * 0x1p-23f;
+    return ldexpf(rnd() & 1 ? -m : m, emin + (int)rnd_below((uint64_t)(emax - emin + 1)));
+}
+
+static double rnd_double(int emin, int emax)
+{
+    double m = (double)((rnd() >> 11) | (1ull << 52)) * 0x1p-52;
+    return ldexp(rnd() & 1 ? -m : m, emin + (int)rnd_below((uint64_t)(emax - emin + 1)));
+}
+
+static void test_fma_exact(void)
+{
+    long bad_f = 0, bad_d = 0;
+    for (int i = 0; i < 1000000; i++) {
+        float a = rnd_float(-60, 60), b = rnd_float(-60, 60), c = rnd_float(-60, 60);
+        int j = 1 + (int)rnd_below(4096), ea = (int)rnd_below(21) - 10;
+        switch (i % 3) {
+        case 1: c = -(float)((double)a * b); break;
+        case 2: /* a*b = ulp(c)/2 (1 - j^2 2^-46) */
+            a = ldexpf(1 + j * 0x1p-23f, ea);
+            b = ldexpf(rnd() & 1 ? 1 - j * 0x1p-23f : 1 + j * 0x1p-23f, ilogbf(c) - 24 - ea);
+            break;
+        }
+        float x = fi_fmaf_exact(a, b, c), y = fmaf(a, b, c);
+        if (memcmp(&x, &y, 4) != 0 && bad_f++ < 3)
+            printf("fmaf(%a, %a, %a): emulation %a, libm %a\n", a, b, c, x, y);
+    }
+    for (int i = 0; i < 1000000; i++) {
+        double a = rnd_double(-200, 200), b = rnd_double(-200, 200), c = rnd_double(-400, 400);
+        long j = 1 + (long)rnd_below(1 << 20);
+        int ea = (int)rnd_below(41) - 20;
+        switch (i % 4) {
+        case 1: c = -(a * b) * (1 + 0x1p-52 * ((int)rnd_below(5) - 2)); break;
+        case 2: /* a*b = ulp(c)/2 (1 - j^2 2^-104) */
+            a = ldexp(1 + j * 0x1p-52, ea);
+            b = ldexp(rnd() & 1 ? 1 - j * 0x1p-52 : 1 + j * 0x1p-52, ilogb(c) - 53 - ea);
+            break;
+        case 3: a = rnd_double(-1100, -880); c = rnd_double(-1000, 10); break;
+        }
+        double x = fi_fma_exact(a, b, c), y = fma(a, b, c);
+        if (memcmp(&x, &y, 8) != 0 && bad_d++ < 3)
+            printf("fma(%a, %a, %a): emulation %a, libm %a\n", a, b, c, x, y);
+    }
+    CHECK(bad_f == 0, "fi_fmaf_exact differs from fmaf in %ld of 1000000 cases", bad_f);
+    CHECK(bad_d == 0, "fi_fma_exact differs from fma in %ld of 1000000 cases", bad_d);
+}
+
 int main(int argc, char **argv)
 {
-    verbose = argc > 1 && strcmp(argv[1], "-v") == 0;
+    for (int a = 1; a < argc; a++) {
+        verbose |= strcmp(argv[a], "-v") == 0;
+        quick |= strcmp(argv[a], "-q") == 0;
+    }
     int isas[FI_NISA], nisa = isa_list(isas);
     printf("test_kernels: paths");
     for (int k = 0; k < nisa; k++) printf(" %s", fi_isa_name(isas[k]));
-    printf(", openmp %s\n", fi_have_openmp() ? "yes" : "no");
+    const char *fma_env = getenv("FASTINIT_SCALAR_FMA");
+    printf(", openmp %s%s, scalar FMA %s\n", fi_have_openmp() ? "yes" : "no", quick ? ", quick" : "",
+           fma_env && fma_env[0] == '0' ? "emulated" : "as the CPU has it");
     test_converters();
     test_prepare_rejects();
     test_raw();
     test_serial();
     test_regions();
     test_fp_environment();
+    test_fma_exact();
     printf("test_kernels: %ld checks, %ld failed\n", n_checks, n_failed);
     return n_failed ? 1 : 0;
 }
