@@ -1,0 +1,197 @@
+"""init_module one unit at a time, for save_init: the same values in bounded memory.
+
+init_module materializes the whole model, then runs its init code module by module
+(children first).  Here the same modules run in the same order with the same filler
+(module_init.ModuleFiller: same streams, same re-fill counters, same protections),
+but only one *unit* is materialized at a time: the largest subtree whose parameters
+fit in UNIT_BYTES (a single module if it alone is bigger); a module above the units
+(LlamaModel, the top model) is a unit of its own parameters.  When a unit's modules
+are done its tensors are final, handed to the caller, and put back on meta.
+
+That is exact as long as a module's init code only writes tensors of its own unit,
+which holds for the init code of transformers (a parent reaching into a child, as
+GPT-2's attention rescaling ``c_proj``, stays within one unit when the parent's subtree
+fits).  A write to a tensor that is not materialized (on meta) would be lost, so it
+raises NotLocal; the driver then redoes the run with that module's subtree as one
+unit, and as a last resort with the whole model as one unit (init_module's memory).
+"""
+from __future__ import annotations
+
+import torch
+
+from . import models
+from .capture import capture, fillable
+from .empty import _empty_like
+from .module_init import ModuleFiller, TensorNames, _default_rules, _own_reset, _reset_pass
+
+UNIT_BYTES = 512 << 20
+
+
+class NotLocal(Exception):
+    def __init__(self, scope, name):
+        super().__init__(f"the init code of module {scope!r} writes {name or 'a tensor'} outside "
+                         f"its unit")
+        self.scope = scope
+
+
+class _UnitFiller(ModuleFiller):
+    """A ModuleFiller that refuses to lose a write to a tensor still (or again) on meta."""
+
+    def _meta_protected(self, tensor):
+        base = self.names.base_of(tensor)
+        if base is None and tensor._base is not None:  # a view (a padding row)
+            base = self.names.base_of(tensor._base)
+        if base is not None and base in self.protected:
+            return True  # init_module drops this write too
+        raise NotLocal(self.scope, base)
+
+    def fill(self, name, tensor, params, generator):
+        if fillable(tensor) and tensor.is_meta and self._meta_protected(tensor):
+            return tensor
+        return super().fill(name, tensor, params, generator)
+
+    def write(self, tensor):
+        if isinstance(tensor, torch.Tensor) and tensor.is_meta and self._meta_protected(tensor):
+            return True
+        return super().write(tensor)
+
+
+def _nbytes(t):
+    return t.numel() * t.element_size()
+
+
+def _own_tensors(m):
+    return [(store, key, t) for store in (m._parameters, m._buffers)
+            for key, t in store.items() if t is not None]
+
+
+class _Unit:
+    def __init__(self, root, qualname, modules, whole_subtree):
+        self.root, self.qualname = root, qualname
+        self.modules = modules  # [(qualname, module, owner PreTrainedModel or None)], post-order
+        self.whole_subtree = whole_subtree
+
+
+def _join(prefix, name):
+    return f"{prefix}.{name}" if prefix and name else prefix or name
+
+
+def plan_units(model, prefix, kind, forced, budget):
+    """The units in processing order (smart_apply's for transformers, post-order otherwise)."""
+    pretrained = models._pretrained_model_class() if kind == "transformers" else None
+    sizes = {}
+
+    def subtree_bytes(m):
+        if id(m) not in sizes:
+            own = sum(_nbytes(t) for _, _, t in _own_tensors(m) if t.is_meta)
+            sizes[id(m)] = own + sum(subtree_bytes(c) for c in m.children())
+        return sizes[id(m)]
+
+    def post_order(m, qualname, owner):
+        for name, child in m.named_children():
+            child_owner = child if pretrained is not None and isinstance(child, pretrained) else owner
+            yield from post_order(child, _join(qualname, name), child_owner)
+        yield qualname, m, owner
+
+    units = []
+
+    def walk(m, qualname, owner):
+        children = list(m.named_children())
+        if "" in forced or qualname in forced or not children or subtree_bytes(m) <= budget:
+            units.append(_Unit(m, qualname, list(post_order(m, qualname, owner)), True))
+            return
+        for name, child in children:
+            child_owner = child if pretrained is not None and isinstance(child, pretrained) else owner
+            walk(child, _join(qualname, name), child_owner)
+        units.append(_Unit(m, qualname, [(qualname, m, owner)], False))
+
+    walk(model, prefix, model if pretrained is not None else None)
+    return units
+
+
+def _unit_modules(unit):
+    return list(unit.root.modules()) if unit.whole_subtree else [unit.root]
+
+
+def run_units(model, seed, prefix, threads, kind, emit, budget=None, forced=frozenset()):
+    """Run the init unit by unit.  After each unit, ``emit([(original, final), ...])`` gets
+    the tensors it materialized (``original`` is the meta tensor of the model, put back
+    afterwards); at the end, one ``emit`` with the tensors that were real all along
+    (buffers under empty_init), final only then.  ``emit`` runs outside the fill
+    capture.  Returns the filler (for module_init._report)."""
+    budget = UNIT_BYTES if budget is None else budget
+    units = plan_units(model, prefix, kind, forced, budget)
+    filler = _UnitFiller(model, seed, prefix, threads)
+    rules = _default_rules()
+    real = list({id(t): t for t in list(model.parameters()) + list(model.buffers())
+                 if not t.is_meta}.values())
+    if kind == "transformers":
+        models._clear_hf_flags(model)
+        tied_targets = set(getattr(model, "all_tied_weights_keys", None) or {})
+        scope, guarded = {}, {}
+        for qualname, m in model.named_modules():
+            scope[id(m)] = _join(prefix, qualname)
+            names = {filler.names.base_of(p) for key, p in m._parameters.items()
+                     if p is not None and _join(qualname, key) in tied_targets}
+            guarded[id(m)] = names - {None}
+        custom = model.is_custom_code()
+    done_ids = set()  # original meta tensors already final and emitted
+    for unit in units:
+        replaced, memo = [], {}
+        try:
+            for m in _unit_modules(unit):
+                for store, key, t in _own_tensors(m):
+                    if not t.is_meta or id(t) in done_ids:
+                        continue
+                    new = memo.get(id(t))
+                    if new is None:
+                        new = memo[id(t)] = _empty_like(t, "cpu")
+                    store[key] = new
+                    replaced.append((store, key, t, new))
+            filler.names = TensorNames(model, prefix)
+            unit_names = {filler.names.base_of(t) for m in _unit_modules(unit)
+                          for _, _, t in _own_tensors(m)} - {None}
+            with capture(filler), torch.no_grad():
+                for qualname, m, owner in unit.modules:
+                    if kind == "transformers":
+                        with filler.within(scope[id(m)], guarded[id(m)]):
+                            owner._initialize_weights(m, custom)
+                    else:
+                        _reset_one(m, qualname, filler, rules)
+                rest = unit_names - filler.touched
+                if kind == "transformers" and rest:
+                    _reset_pass(unit.root, filler, unit.qualname, only=rest)
+                out = list({id(old): (old, new) for _, _, old, new in replaced}.values())
+                for old, new in out:
+                    if filler.names.base_of(new) not in filler.touched and new.numel():
+                        new.zero_()  # as init_module: a materialized tensor nothing wrote
+            emit(out)
+            done_ids.update(id(old) for old, _ in out)
+        finally:
+            for store, key, old, _ in reversed(replaced):
+                store[key] = old
+    filler.names = TensorNames(model, prefix)
+    emit([(t, t) for t in real])
+    return filler
+
+
+def _reset_one(m, qualname, filler, rules):
+    """module_init._reset_pass's step for one module (only=None)."""
+    from torch.nn.parameter import is_lazy
+
+    if any(is_lazy(p) for p in m.parameters(recurse=False)):
+        return
+
+    def init(tensor, kind, **params):
+        if is_lazy(tensor) or tensor.numel() == 0 or filler.names.base_of(tensor) is None:
+            return
+        filler.fill(kind + "_", tensor, params, None)
+
+    method = _own_reset(m, rules)
+    with filler.within(qualname):
+        if method is not None:
+            getattr(m, method)()
+        else:
+            rule = next((rule for cls, _, rule in rules if isinstance(m, cls)), None)
+            if rule is not None:
+                rule(m, init)
