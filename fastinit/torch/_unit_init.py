@@ -17,6 +17,8 @@ unit, and as a last resort with the whole model as one unit (init_module's memor
 """
 from __future__ import annotations
 
+import math
+
 import torch
 
 from . import models
@@ -25,6 +27,11 @@ from .empty import _empty_like
 from .module_init import ModuleFiller, TensorNames, _default_rules, _own_reset, _reset_pass
 
 UNIT_BYTES = 512 << 20
+CHUNK_BYTES = 128 << 20  # a tensor bigger than this is computed and written in row blocks
+# Fills that do not read the tensor and give each element from its index alone, so a
+# row block equals that slice of the whole (fill_shard_): the last one decides the values.
+_BLOCKWISE = frozenset({"uniform_", "normal_", "trunc_normal_", "xavier_uniform_", "xavier_normal_",
+                        "kaiming_uniform_", "kaiming_normal_", "zeros_", "ones_", "constant_"})
 
 
 class NotLocal(Exception):
@@ -34,8 +41,30 @@ class NotLocal(Exception):
         self.scope = scope
 
 
+class _NotBlockwise(Exception):
+    """The init code does more to a big tensor than whole-tensor elementwise fills."""
+
+
 class _UnitFiller(ModuleFiller):
-    """A ModuleFiller that refuses to lose a write to a tensor still (or again) on meta."""
+    """A ModuleFiller that refuses to lose a write to a tensor still (or again) on meta,
+    and that records, instead of computing, the fills of the big tensors left on meta
+    (``recording``: id -> [(fill, params, seed, stream)])."""
+
+    recording = {}
+
+    def _recorded(self, tensor):
+        if id(tensor) in self.recording:
+            return True
+        if tensor._base is not None and id(tensor._base) in self.recording:
+            raise _NotBlockwise  # a view of it: a padding row, a slice
+        return False
+
+    def state(self):
+        return dict(self.fills), set(self.touched), self.last, self.error_scope
+
+    def set_state(self, state):
+        fills, touched, self.last, self.error_scope = state
+        self.fills, self.touched = dict(fills), set(touched)
 
     def _meta_protected(self, tensor):
         base = self.names.base_of(tensor)
@@ -46,14 +75,50 @@ class _UnitFiller(ModuleFiller):
         raise NotLocal(self.scope, base)
 
     def fill(self, name, tensor, params, generator):
-        if fillable(tensor) and tensor.is_meta and self._meta_protected(tensor):
-            return tensor
+        if fillable(tensor) and tensor.is_meta:
+            if self._recorded(tensor):
+                if name not in _BLOCKWISE:
+                    raise _NotBlockwise
+                resolved = self.resolve(tensor, generator)
+                if resolved is not None:
+                    self.recording[id(tensor)].append((name, dict(params), *resolved))
+                return tensor
+            if self._meta_protected(tensor):
+                return tensor
         return super().fill(name, tensor, params, generator)
 
     def write(self, tensor):
-        if isinstance(tensor, torch.Tensor) and tensor.is_meta and self._meta_protected(tensor):
-            return True
+        if isinstance(tensor, torch.Tensor) and tensor.is_meta:
+            if self._recorded(tensor):
+                raise _NotBlockwise
+            if self._meta_protected(tensor):
+                return True
         return super().write(tensor)
+
+
+class Blocks:
+    """A big tensor's final values as row blocks of about CHUNK_BYTES, each computed
+    when iterated (fill_shard_ of the last recorded fill: that slice of the whole)."""
+
+    def __init__(self, like, fills, threads):
+        self.shape, self.dtype = tuple(like.shape), like.dtype
+        self.fill = fills[-1] if fills else None
+        self.threads = threads
+
+    def __iter__(self):
+        from .shard import fill_shard_
+
+        row = self.dtype.itemsize * (math.prod(self.shape[1:]))
+        step = max(1, CHUNK_BYTES // max(row, 1))
+        for r0 in range(0, self.shape[0], step):
+            block = torch.empty((min(step, self.shape[0] - r0), *self.shape[1:]), dtype=self.dtype)
+            if self.fill is None:
+                block.zero_()  # as init_module: a materialized tensor nothing wrote
+            else:
+                name, params, seed, stream = self.fill
+                fill_shard_(block, self.shape, (r0,) + (0,) * (len(self.shape) - 1), name,
+                            seed=seed, stream=stream, threads=self.threads, **params)
+            yield block
 
 
 def _nbytes(t):
@@ -135,44 +200,74 @@ def run_units(model, seed, prefix, threads, kind, emit, budget=None, forced=froz
                      if p is not None and _join(qualname, key) in tied_targets}
             guarded[id(m)] = names - {None}
         custom = model.is_custom_code()
+    else:
+        scope = guarded = custom = None
     done_ids = set()  # original meta tensors already final and emitted
     for unit in units:
-        replaced, memo = [], {}
+        state = filler.state()
         try:
+            out = _run_unit(model, prefix, unit, filler, kind, rules, done_ids, blockwise=True,
+                            scope=scope, guarded=guarded, custom=custom)
+        except _NotBlockwise:
+            filler.set_state(state)  # the same unit again, every tensor in memory
             for m in _unit_modules(unit):
-                for store, key, t in _own_tensors(m):
-                    if not t.is_meta or id(t) in done_ids:
-                        continue
-                    new = memo.get(id(t))
-                    if new is None:
-                        new = memo[id(t)] = _empty_like(t, "cpu")
-                    store[key] = new
-                    replaced.append((store, key, t, new))
-            filler.names = TensorNames(model, prefix)
-            unit_names = {filler.names.base_of(t) for m in _unit_modules(unit)
-                          for _, _, t in _own_tensors(m)} - {None}
-            with capture(filler), torch.no_grad():
-                for qualname, m, owner in unit.modules:
-                    if kind == "transformers":
-                        with filler.within(scope[id(m)], guarded[id(m)]):
-                            owner._initialize_weights(m, custom)
-                    else:
-                        _reset_one(m, qualname, filler, rules)
-                rest = unit_names - filler.touched
-                if kind == "transformers" and rest:
-                    _reset_pass(unit.root, filler, unit.qualname, only=rest)
-                out = list({id(old): (old, new) for _, _, old, new in replaced}.values())
-                for old, new in out:
-                    if filler.names.base_of(new) not in filler.touched and new.numel():
-                        new.zero_()  # as init_module: a materialized tensor nothing wrote
-            emit(out)
-            done_ids.update(id(old) for old, _ in out)
-        finally:
-            for store, key, old, _ in reversed(replaced):
-                store[key] = old
+                m.__dict__.pop("_is_hf_initialized", None)  # else transformers skips it
+            out = _run_unit(model, prefix, unit, filler, kind, rules, done_ids, blockwise=False,
+                            scope=scope, guarded=guarded, custom=custom)
+        emit(out)
+        done_ids.update(id(old) for old, _ in out)
     filler.names = TensorNames(model, prefix)
     emit([(t, t) for t in real])
     return filler
+
+
+def _run_unit(model, prefix, unit, filler, kind, rules, done_ids, blockwise, scope, guarded, custom):
+    """Materialize one unit, run its modules' init, return [(original, final)] with its
+    meta tensors put back.  With `blockwise`, tensors over CHUNK_BYTES stay on meta and
+    their fills are recorded: their final value is a Blocks."""
+    replaced, memo, recording = [], {}, {}
+    try:
+        for m in _unit_modules(unit):
+            for store, key, t in _own_tensors(m):
+                if not t.is_meta or id(t) in done_ids or id(t) in recording:
+                    continue
+                if blockwise and t.dim() >= 1 and _nbytes(t) > CHUNK_BYTES:
+                    recording[id(t)] = []
+                    continue
+                new = memo.get(id(t))
+                if new is None:
+                    new = memo[id(t)] = _empty_like(t, "cpu")
+                store[key] = new
+                replaced.append((store, key, t, new))
+        filler.names = TensorNames(model, prefix)
+        filler.recording = recording
+        unit_names = {filler.names.base_of(t) for m in _unit_modules(unit)
+                      for _, _, t in _own_tensors(m)} - {None}
+        with capture(filler), torch.no_grad():
+            for qualname, m, owner in unit.modules:
+                if kind == "transformers":
+                    with filler.within(scope[id(m)], guarded[id(m)]):
+                        owner._initialize_weights(m, custom)
+                else:
+                    _reset_one(m, qualname, filler, rules)
+            rest = unit_names - filler.touched
+            if kind == "transformers" and rest:
+                _reset_pass(unit.root, filler, unit.qualname, only=rest)
+        out = list({id(old): (old, new) for _, _, old, new in replaced}.values())
+        for old, new in out:
+            if filler.names.base_of(new) not in filler.touched and new.numel():
+                new.zero_()  # as init_module: a materialized tensor nothing wrote
+        big = {id(t): t for m in _unit_modules(unit) for _, _, t in _own_tensors(m) if id(t) in recording}
+        out += [(t, Blocks(t, recording[i], filler.threads)) for i, t in big.items()]
+        return out
+    except Exception:
+        if recording:
+            raise _NotBlockwise from None  # e.g. the code read a big tensor: redo it in memory
+        raise
+    finally:
+        filler.recording = {}
+        for store, key, old, _ in reversed(replaced):
+            store[key] = old
 
 
 def _reset_one(m, qualname, filler, rules):

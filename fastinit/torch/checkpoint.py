@@ -294,10 +294,15 @@ def _write(model, plan, directory, seed, threads, kind, max_shard, progress):
             written = set()
 
             def emit(pairs):
+                update = bar.update if bar is not None else None
                 for original, final in pairs:
                     for k in plan.key_of.get(id(original), ()):
-                        data = final if final.dtype == plan.dtype_of[k] else final.to(plan.dtype_of[k])
-                        file_of[k].write(k, data, bar.update if bar is not None else None)
+                        blocks = [final] if isinstance(final, torch.Tensor) else final
+                        done = 0
+                        for block in blocks:  # Blocks: a big tensor row block by row block
+                            done += file_of[k].write(k, block.to(plan.dtype_of[k]), update, done)
+                        if done != plan.nbytes[k]:
+                            raise RuntimeError(f"save_init: {k}: {done} bytes computed, {plan.nbytes[k]} expected")
                         written.add(k)
 
             try:

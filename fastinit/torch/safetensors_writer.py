@@ -64,21 +64,25 @@ class ShardFile:
         _pwrite_all(self.fd, memoryview(self.header), 0)
         os.ftruncate(self.fd, self.size)
 
-    def write(self, name, tensor, progress=None):
-        """Write `tensor` (CPU, the entry's dtype and shape) at its offset."""
+    def write(self, name, tensor, progress=None, start=0):
+        """Write `tensor` (CPU, the entry's dtype and shape, or its part that begins `start`
+        bytes into it) at its offset.  Returns the bytes written."""
         offset, n = self.offsets[name]
         data = tensor.detach().contiguous()
         if data.numel() == 0:
-            return
+            return 0
         raw = data.view(-1).view(torch.uint8).numpy()
         view = memoryview(raw).cast("B")
-        if len(view) != n:
-            raise ValueError(f"{name}: {len(view)} bytes to write where the header says {n}")
+        if start + len(view) > n:
+            raise ValueError(f"{name}: {len(view)} bytes at {start} do not fit its {n} bytes")
+        offset += start
+        n = len(view)
         for start in range(0, n, _WRITE_CHUNK):
             part = view[start:start + _WRITE_CHUNK]
             _pwrite_all(self.fd, part, offset + start)
             if progress is not None:
                 progress(len(part))
+        return n
 
     def close(self, sync=True):
         if self.fd is not None:
