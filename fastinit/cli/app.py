@@ -6,6 +6,7 @@ import sys
 
 from .. import bench
 from ._args import EXIT_INTERRUPTED, EXIT_USAGE, UsageError, _Parser
+from .checkpoint import add_cli_parser as add_checkpoint
 from .fill import _add_fill
 from .propagate import add_cli_parser as add_propagate
 from .raw import _add_info, _add_raw
@@ -25,6 +26,7 @@ def build_parser():
     _add_info(sub)
     bench.add_cli_parser(sub)
     add_propagate(sub)
+    add_checkpoint(sub)
     return parser
 
 

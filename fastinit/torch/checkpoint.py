@@ -140,9 +140,8 @@ class _Plan:
             t = self.tensor_of[k]
             out = dtype if dtype is not None and t.is_floating_point() else t.dtype
             if out not in DTYPE_CODES:
-                raise ValueError(f"{k} is {t.dtype}: a safetensors checkpoint of save_init holds "
-                                 f"{', '.join(str(d).removeprefix('torch.') for d in DTYPE_CODES)} "
-                                 f"tensors; pass dtype= or convert that tensor")
+                raise ValueError(f"{k} is {t.dtype}, which save_init does not write (safetensors "
+                                 f"files of floats, integers and bools): convert that tensor")
             self.dtype_of[k] = out
         self.nbytes = {k: self.tensor_of[k].numel() * self.dtype_of[k].itemsize for k in self.keys}
 

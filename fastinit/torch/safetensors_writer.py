@@ -4,7 +4,7 @@ The format: an 8-byte little-endian header length N, N bytes of JSON (padded wit
 spaces to a multiple of 8), then the raw little-endian tensor bytes.  The JSON holds
 ``__metadata__`` first, then one entry per tensor (``dtype``, ``shape``,
 ``data_offsets`` relative to the end of the header) in the order safetensors uses:
-wider dtypes first (F64, F32, BF16, F16), then by name; the data follows that order.
+wider dtypes first (I64, F64, F32, I32, BF16, F16, ...), then by name; the data follows that order.
 
 Every shape is known before any value (the model is on meta), so the header is
 written first and each tensor is written at its offset as soon as it is computed,
@@ -19,9 +19,12 @@ import sys
 
 import torch
 
-DTYPE_CODES = {torch.float64: "F64", torch.float32: "F32", torch.bfloat16: "BF16", torch.float16: "F16"}
-# safetensors' Dtype enum order, descending: F64 > F32 > BF16 > F16
-_RANK = {"F64": 0, "F32": 1, "BF16": 2, "F16": 3}
+DTYPE_CODES = {torch.float64: "F64", torch.float32: "F32", torch.bfloat16: "BF16", torch.float16: "F16",
+               torch.int64: "I64", torch.int32: "I32", torch.int16: "I16", torch.int8: "I8",
+               torch.uint8: "U8", torch.bool: "BOOL"}
+# safetensors' Dtype enum order, descending (wider first), for the tensors' order in a file
+_RANK = {code: i for i, code in enumerate(("I64", "F64", "F32", "I32", "BF16", "F16", "I16", "I8",
+                                           "U8", "BOOL"))}
 _WRITE_CHUNK = 64 << 20  # bytes per pwrite call, so progress moves and Ctrl-C is prompt
 
 
