@@ -273,46 +273,47 @@ def test_progress_bar_and_summary(tmp_path, capsys):
 
 # ------------------------------------------------------------- atomicity ----
 _SAVE = textwrap.dedent("""
-    import sys
+    import sys, time
     sys.path[:0] = [{root!r}, {tests!r}]
-    import _torchvision_shim
-    from transformers import AutoModelForCausalLM, LlamaConfig
+    import torch
     import fastinit.torch as finit
-    cfg = LlamaConfig(vocab_size=32000, hidden_size=512, intermediate_size=1024, num_hidden_layers=8,
-                      num_attention_heads=8, num_key_value_heads=4, tie_word_embeddings=False)
-    with finit.empty_init():
-        model = AutoModelForCausalLM.from_config(cfg)
-    print("built", flush=True)
-    finit.save_init(model, {out!r}, seed=0, shard_size="20MB", threads=1, progress=False)
-    print("saved", flush=True)
+    from fastinit.torch import safetensors_writer
+
+    write = safetensors_writer.ShardFile.write
+
+    def slow_write(self, *args, **kwargs):  # a big model's pace, so the test can stop it midway
+        print("writing", flush=True)
+        time.sleep(0.05)
+        return write(self, *args, **kwargs)
+
+    safetensors_writer.ShardFile.write = slow_write
+    if {llama!r}:
+        import _torchvision_shim
+        from transformers import AutoModelForCausalLM, LlamaConfig
+        cfg = LlamaConfig(vocab_size=1024, hidden_size=128, intermediate_size=256, num_hidden_layers=4,
+                          num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=False)
+        with finit.empty_init():
+            model = AutoModelForCausalLM.from_config(cfg)
+    else:  # the same writer without transformers' import time
+        with finit.empty_init():
+            model = {plain}
+    finit.save_init(model, {out!r}, seed=0, shard_size="200KB", progress=False)
 """)
+PLAIN = "torch.nn.Sequential(*[torch.nn.Linear(128, 128) for _ in range(16)])"
 
 
-def _start_save(out):
-    code = _SAVE.format(root=ROOT, tests=os.path.join(ROOT, "tests"), out=str(out))
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+def _save_process(out, llama):
+    code = _SAVE.format(root=ROOT, tests=os.path.join(ROOT, "tests"), out=str(out), llama=llama, plain=PLAIN)
+    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
-    assert proc.stdout.readline().strip() == "built"
-    return proc
 
 
-def _wait_for_shard_bytes(directory, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        for d in os.listdir(directory):
-            if d.endswith(".fastinit-partial"):
-                part = os.path.join(directory, d)
-                if any(os.path.getsize(os.path.join(part, f)) for f in os.listdir(part)):
-                    return part
-        time.sleep(0.02)
-    raise AssertionError("the save wrote nothing")
-
-
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
 def test_killed_or_interrupted_save_leaves_no_checkpoint(tmp_path, sig):
     out = tmp_path / "ckpt"
-    proc = _start_save(out)
-    part = _wait_for_shard_bytes(tmp_path)
+    proc = _save_process(out, llama=sig == signal.SIGKILL)
+    for _ in range(5):  # a few tensors written
+        assert proc.stdout.readline().strip() == "writing", proc.stderr.read()
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode != 0
@@ -322,25 +323,44 @@ def test_killed_or_interrupted_save_leaves_no_checkpoint(tmp_path, sig):
     if sig == signal.SIGINT:  # cleaned up: its temporary and its lock are gone
         assert "KeyboardInterrupt" in err and os.listdir(tmp_path) == []
     else:  # the temporary stays (nothing could remove it) but is not a loadable checkpoint
-        assert not os.path.exists(os.path.join(part, checkpoint.INDEX_NAME))
+        (part,) = [p for p in tmp_path.iterdir() if p.name.endswith(".fastinit-partial")]
+        assert any(p.stat().st_size for p in part.iterdir())  # it was writing
+        assert not (part / checkpoint.INDEX_NAME).exists() and not (part / "config.json").exists()
         with pytest.raises((OSError, ValueError)):
             AutoModelForCausalLM.from_pretrained(part)
-    # the dead writer's lock is stale: a new save succeeds
+    # a dead writer's lock is stale: a new save succeeds
     finit.save_init(build(llama_config()), out, seed=0, progress=False)
     assert (out / checkpoint.INDEX_NAME).exists()
 
 
 def test_concurrent_saves_one_wins(tmp_path):
     out = tmp_path / "ckpt"
-    code = _SAVE.format(root=ROOT, tests=os.path.join(ROOT, "tests"), out=str(out))
-    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True) for _ in range(2)]
-    results = [p.communicate(timeout=180) + (p.returncode,) for p in procs]
-    ok = [r for r in results if r[2] == 0]
-    failed = [r for r in results if r[2] != 0]
+    procs = [_save_process(out, llama=False) for _ in range(2)]
+    results = [p.communicate(timeout=180)[1:] + (p.returncode,) for p in procs]
+    ok = [r for r in results if r[1] == 0]
+    failed = [r for r in results if r[1] != 0]
     assert len(ok) == 1 and len(failed) == 1, results
-    assert ("being written by another fastinit writer" in failed[0][1]
-            or "already exists" in failed[0][1]), failed[0][1]
-    loaded, info = AutoModelForCausalLM.from_pretrained(out, output_loading_info=True)
-    assert not info["missing_keys"] and not info["unexpected_keys"]
+    assert ("being written by another fastinit writer" in failed[0][0]
+            or "already exists" in failed[0][0]), failed[0][0]
     assert sorted(os.listdir(tmp_path)) == ["ckpt"]  # the loser left nothing behind
+    with finit.empty_init():
+        ref = finit.init_module(eval(PLAIN), seed=0).state_dict()
+    got = read_all(out)
+    index = json.loads((out / checkpoint.INDEX_NAME).read_text())
+    assert set(index["weight_map"]) == set(got) == set(ref)
+    assert all(torch.equal(got[k], ref[k]) for k in ref)
+
+
+def test_torch_distributed_checkpoint_reads_it(tmp_path):
+    """DCP's HuggingFaceStorageReader (what torchtitan's initial_load_in_hf uses) loads it."""
+    import torch.distributed.checkpoint as dcp
+
+    cfg = llama_config(tie_word_embeddings=False)
+    model = build(cfg)
+    finit.save_init(model, tmp_path / "c", seed=6, shard_size="40KB", progress=False)
+    sd = {k: torch.empty(v.shape, dtype=v.dtype) for k, v in model.state_dict().items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "torch.distributed is ... uninitialized": one process
+        dcp.load(sd, storage_reader=dcp.HuggingFaceStorageReader(str(tmp_path / "c")))
+    ref = reference(cfg, 6).state_dict()
+    assert all(torch.equal(sd[k], ref[k]) for k in ref)

@@ -216,7 +216,7 @@ def run_units(model, seed, prefix, threads, kind, emit, budget=None, forced=froz
                             scope=scope, guarded=guarded, custom=custom)
         emit(out)
         done_ids.update(id(old) for old, _ in out)
-    filler.names = TensorNames(model, prefix)
+        del out  # before the next unit is materialized
     emit([(t, t) for t in real])
     return filler
 
@@ -268,6 +268,7 @@ def _run_unit(model, prefix, unit, filler, kind, rules, done_ids, blockwise, sco
         filler.recording = {}
         for store, key, old, _ in reversed(replaced):
             store[key] = old
+        filler.names = TensorNames(model, prefix)  # holds no materialized tensor
 
 
 def _reset_one(m, qualname, filler, rules):
