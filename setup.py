@@ -23,7 +23,8 @@ from setuptools.command.build_ext import build_ext
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = "src_c"
 
-CORE_SOURCES = [f"{SRC}/fill.c", f"{SRC}/special.c", f"{SRC}/kernels_generic.c"]
+CORE_SOURCES = [f"{SRC}/{name}.c" for name in
+                ("fill", "plan", "region", "dispatch", "dtype", "special", "kernels_generic")]
 SIMD_UNITS = {
     # file: (flags, macro defined when the unit is linked in)
     f"{SRC}/kernels_avx2.c": (["-mavx2", "-mfma", "-mf16c"], "FI_HAVE_AVX2"),

@@ -17,6 +17,19 @@ cnp.import_array()
 
 
 cdef extern from "fastinit.h" nogil:
+    # codes and limits come from the header: nothing here retypes a C value
+    enum:
+        FI_STREAM_VERSION
+        FI_MAX_NDIM
+        FI_NDIST
+        FI_NDTYPE
+        FI_NISA
+        FI_UNIFORM
+        FI_NORMAL
+        FI_TRUNC_NORMAL
+        FI_F32
+        FI_ISA_GENERIC
+
     ctypedef struct fi_spec:
         int dist
         int dtype
@@ -37,8 +50,6 @@ cdef extern from "fastinit.h" nogil:
         char *out
         const int64_t *ostride
 
-    int FI_MAX_NDIM
-    int FI_STREAM_VERSION
     int fi_prepare(const fi_spec *spec, int isa, fi_plan *plan, const char **err)
     void fi_random_raw(const fi_plan *plan, uint64_t start, uint64_t n, uint32_t *out)
     int fi_fill_region(const fi_plan *plan, const fi_region *reg, uint64_t begin, uint64_t end,
@@ -49,15 +60,18 @@ cdef extern from "fastinit.h" nogil:
     int fi_isa_supported(int isa)
     int fi_isa_best()
     const char *fi_isa_name(int isa)
+    const char *fi_dist_name(int dist)
+    const char *fi_dtype_name(int dtype)
     void fi_philox4x32(unsigned rounds, const uint32_t *ctr, const uint32_t *key, uint32_t *out)
     double fi_normal_q(double x)
     double fi_normal_qinv(double p)
 
 
-DIST_CODES = {"uniform": 0, "normal": 1, "trunc_normal": 2, "constant": 3}
-DTYPE_CODES = {"float32": 0, "float64": 1, "float16": 2, "bfloat16": 3}
-ISA_NAMES = ("scalar", "avx2", "avx512")
+DIST_CODES = {fi_dist_name(i).decode(): i for i in range(FI_NDIST)}
+DTYPE_CODES = {fi_dtype_name(i).decode(): i for i in range(FI_NDTYPE)}
+ISA_NAMES = tuple(fi_isa_name(i).decode() for i in range(FI_NISA))
 MAX_NDIM = FI_MAX_NDIM
+#: Version of the stream contract (docs/stream.md), defined once: FI_STREAM_VERSION in fastinit.h.
 STREAM_VERSION = FI_STREAM_VERSION
 
 # Elements per GIL-free call and per thread: about 0.1 s on the slowest path (the
@@ -68,7 +82,7 @@ CHUNK = 1 << 22       # uniform, constants, raw words
 CHUNK_SLOW = 1 << 20  # normal, trunc_normal
 
 
-cdef int _isa = 0
+cdef int _isa = FI_ISA_GENERIC
 cdef bint _forked = False
 
 
@@ -86,8 +100,8 @@ cdef uint64_t _chunk(int dist, int nthreads):
     # Sized for ~0.1 s on the slowest (scalar) kernels; the SIMD kernels are about 4x
     # faster, so their chunks are 4x larger: fewer barriers, which matters when the
     # threads share their cores with other processes.
-    cdef uint64_t c = CHUNK_SLOW if dist in (1, 2) else CHUNK
-    if _isa != 0:
+    cdef uint64_t c = CHUNK_SLOW if dist == FI_NORMAL or dist == FI_TRUNC_NORMAL else CHUNK
+    if _isa != FI_ISA_GENERIC:
         c *= 4
     return c * <uint64_t>(nthreads if nthreads > 1 else 1)
 
@@ -185,10 +199,10 @@ def fill(int dist, int dtype, tuple params, uint64_t seed, uint64_t stream, tupl
     cdef fi_plan plan
     cdef fi_region reg
     cdef int nd = len(shape)
-    cdef int64_t c_shape[64]
-    cdef int64_t c_start[64]
-    cdef int64_t c_len[64]
-    cdef int64_t c_stride[64]
+    cdef int64_t c_shape[FI_MAX_NDIM]
+    cdef int64_t c_start[FI_MAX_NDIM]
+    cdef int64_t c_len[FI_MAX_NDIM]
+    cdef int64_t c_stride[FI_MAX_NDIM]
     cdef uint64_t total = 1, begin, end, chunk
     cdef int d, rc
     if nd > FI_MAX_NDIM or out.ndim != nd:
@@ -233,7 +247,7 @@ def random_raw(uint64_t n, uint64_t seed, uint64_t stream, uint64_t start):
     cdef cnp.ndarray out = np.empty(n, dtype=np.uint32)
     cdef uint64_t begin = 0, c
     cdef uint32_t *p = <uint32_t *>cnp.PyArray_DATA(out)
-    _prepare(0, 0, (0.0, 1.0), seed, stream, &plan)
+    _prepare(FI_UNIFORM, FI_F32, (0.0, 1.0), seed, stream, &plan)
     while begin < n:
         c = CHUNK if n - begin > CHUNK else n - begin
         with nogil:

@@ -11,15 +11,15 @@ and computing a slice touches only the blocks it overlaps.
 True
 
 There is one function per elementwise or fan-based initializer of
-`fastinit.io.available_initializers()` (uniform, normal, trunc_normal, full,
-constant, zeros, ones, and xavier_*, kaiming_*, glorot_*, he_*, lecun_*,
-variance_scaling, ... once `fastinit.initializers` provides them), each taking the
-in-memory function's parameters plus ``chunks=``:
+`fastinit.available_initializers()` (uniform, normal, trunc_normal, full, constant,
+zeros, ones, xavier_*, kaiming_*, glorot_*, he_*, lecun_*, variance_scaling), each
+taking the in-memory function's parameters plus ``chunks=``:
 
     fastinit.dask.<name>(shape, *params, chunks, seed, stream=0, dtype=None, threads=1, **params)
 
-and `from_init(name, shape, ...)` for any name.  Structured initializers
-(orthogonal, sparse, eye, dirac, ...) need the whole tensor and are not offered.
+and `from_init(init, shape, ...)` for a name or a configured ``fastinit.initializer``.
+Structured initializers (orthogonal, sparse, eye, dirac, ...) need the whole tensor
+and are refused.
 
 Graph names are deterministic: ``fastinit-<init>-<token>`` with the token taken over
 the initializer, shape, chunks, seed, stream, dtype and parameters, so the same call
@@ -39,6 +39,7 @@ from dask.base import tokenize
 
 from . import _validate
 from .initializers import registry as _io
+from .initializers.factory import Initializer
 
 __all__ = ["from_init"]
 
@@ -57,7 +58,7 @@ class _BlockSpec:
 
 def _fill_block(spec: _BlockSpec = None, block_id=None):
     region = tuple(slice(off[i], off[i + 1]) for off, i in zip(spec.offsets, block_id))
-    fn = _io.get_initializer(spec.init)
+    fn = _io.entry_of(spec.init).func
     dt = _validate.resolve_dtype(spec.dtype)
     return fn(spec.shape, dtype=dt, region=region, threads=spec.threads, **dict(spec.kwargs))
 
@@ -73,16 +74,17 @@ def _offsets(chunks):
 
 
 def from_init(init, shape, *args, chunks, seed=None, stream=0, dtype=None, threads=1, **params):
-    """A lazy dask array of the initializer `init` (a registered name) on `shape`.
+    """A lazy dask array of the initializer `init` on `shape`.
 
     Parameters
     ----------
-    init : str
-        Name of an elementwise or fan-based initializer, e.g. "trunc_normal", "he_normal".
+    init : str or fastinit.Initializer
+        Name of an elementwise or fan-based initializer, e.g. "trunc_normal", "he_normal",
+        or a configured one, ``fastinit.initializer("he_normal", in_axis=0)``.
     shape : int or tuple of ints
     *args, **params
         The initializer's parameters, positionally as in the in-memory function
-        (``normal(shape, mean, std)``) or by name.
+        (``normal(shape, mean, std)``) or by name (over a configured init's own).
     chunks : int, tuple, "auto", ...
         Anything ``dask.array.core.normalize_chunks`` accepts (irregular chunks too).
     seed, stream, dtype
@@ -97,50 +99,48 @@ def from_init(init, shape, *args, chunks, seed=None, stream=0, dtype=None, threa
     >>> x.chunks
     ((3, 7), (5, 5))
     """
-    if not isinstance(init, str):
-        raise TypeError(f"init must be an initializer name, got {type(init).__name__}")
-    name = init.strip()
-    fn = _io.get_initializer(name)
-    if not _io.supports_region(name):
+    if not isinstance(init, (str, Initializer)):
+        raise TypeError(f"init must be an initializer name or a fastinit.Initializer, got {type(init).__name__}")
+    entry = _io.entry_of(init)
+    name = entry.name
+    if not entry.region_fill:
         raise ValueError(f"{name} is a structured initializer (its values depend on the whole tensor), "
                          "so it cannot be filled block by block; compute it in memory and use "
                          "dask.array.from_array")
     if args:
         # Bind positional parameters exactly as the in-memory function would.
-        bound = inspect.signature(fn).bind_partial(shape, *args)
+        bound = inspect.signature(entry.func).bind_partial(shape, *args)
         for k, v in list(bound.arguments.items())[1:]:
             if k in params:
                 raise TypeError(f"{name}() got multiple values for argument {k!r}")
             params[k] = v
-    filler = _io._Filler(shape, name, seed, stream, dtype, params)
+    filler = _io.Filler(shape, init, seed, stream, dtype, params)
     threads = _validate.as_int("threads", threads, 1)
     filler.dry_run()  # parameter errors now, not inside a worker
     dims, dt = filler.shape, filler.dtype
     norm = da.core.normalize_chunks(chunks, dims, dtype=dt)
-    kwargs = tuple(sorted(_canonical(fn, filler.kwargs).items()))
-    token = tokenize(name, dims, norm, dt.name, kwargs, _validate.stream_id(stream))
+    kwargs = tuple(sorted(_canonical(entry, filler.kwargs).items()))
+    token = tokenize(name, dims, norm, dt.name, kwargs, _validate.stream_id(filler.stream))
     spec = _BlockSpec(name, dims, _offsets(norm), dt.name, threads, kwargs)
     return da.map_blocks(_fill_block, chunks=norm, dtype=dt, meta=np.empty((0,) * len(dims), dt),
                          name=f"fastinit-{name}-{token}", spec=spec)
 
 
-def _canonical(fn, kwargs):
+def _canonical(entry, kwargs):
     """Parameters with defaults filled in and ints given where a float is expected
     turned into floats, so equal calls (``std=1`` / ``std=1.0`` / omitted) share a name."""
     out = dict(kwargs)
-    for name, p in inspect.signature(fn).parameters.items():
-        if name in _io.COMMON_KEYWORDS or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or name == "shape":
-            continue
-        if name not in out and p.default is not p.empty:
-            out[name] = p.default
+    for name, default in entry.defaults().items():
+        if name not in out and default is not inspect.Parameter.empty:
+            out[name] = default
         v = out.get(name)
-        if isinstance(p.default, float) and isinstance(v, int) and not isinstance(v, bool):
+        if isinstance(default, float) and isinstance(v, int) and not isinstance(v, bool):
             out[name] = float(v)
     return out
 
 
 def _make(name):
-    fn = _io.get_initializer(name)
+    fn = _io.entry_of(name).func
     sig = inspect.signature(fn)
     params = [p for p in sig.parameters.values()
               if p.name not in ("out", "region", "threads") and p.kind != p.VAR_KEYWORD]
@@ -173,12 +173,11 @@ def _example_params(name):
 
 
 def _names():
-    return [n for n in _io.available_initializers() if _io.supports_region(n)]
+    return [n for n, e in _io.available_initializers().items() if e.region_fill]
 
 
 def __getattr__(attr):
-    # Functions are made on first use, so initializers that land in
-    # fastinit.initializers later appear here without a change to this module.
+    # made on first use from the registry: a newly registered initializer appears here
     if not attr.startswith("_") and attr in _names():
         f = _make(attr)
         globals()[attr] = f

@@ -3,6 +3,7 @@ raw words.  Every argument is checked (fastinit._validate) before the core is ca
 """
 from __future__ import annotations
 
+import math
 import sys
 from typing import Optional, TextIO, Union
 
@@ -16,15 +17,16 @@ from ._validate import (
     RegionLike,
     ShapeLike,
     StreamLike,
-    as_float,
+    Target,
     as_int,
+    check_params,
     check_seed,
-    check_threads,
     dtype_code,
     empty_array,
-    resolve_target,
     stream_id,
+    target,
 )
+from .initializers.registry import register
 
 __all__ = [
     "uniform", "normal", "trunc_normal", "zeros", "ones", "full", "constant",
@@ -32,18 +34,41 @@ __all__ = [
 ]
 
 
-def _fill(dist, params, shape, *, seed, stream, dtype, out, region, threads):
-    seed_v = 0 if dist == "constant" else check_seed(seed)
-    stream_v = stream_id(stream)
-    dims, starts, lens, dt = resolve_target(shape, dtype, out, region)
-    nthreads = check_threads(threads)
-    dcode = _core.DIST_CODES[dist]
+def fill_target(dist: str, params: tuple, t: Target) -> np.ndarray:
+    """Fill the resolved target `t` with `dist` (parameters already checked)."""
+    dcode = DIST_CODES[dist]
+    out = t.out
     if out is None:
-        # parameter errors before any allocation (small fills: fill() checks first anyway)
-        if len(lens) != 1 or lens[0] > 4096:
-            _core.check(dcode, dtype_code(dt), params)
-        out = empty_array(lens, dt)
-    return _core.fill(dcode, dtype_code(dt), params, seed_v, stream_v, dims, starts, out, nthreads)
+        # the dtype-dependent checks before a large allocation (fill() runs them anyway)
+        if len(t.lens) != 1 or t.lens[0] > 4096:
+            _core.check(dcode, dtype_code(t.dtype), params)
+        out = np.empty(t.lens, t.dtype) if t.size <= SMALL else empty_array(t.lens, t.dtype)
+    return _core.fill(dcode, dtype_code(t.dtype), params, t.seed, t.stream, t.dims, t.starts, out,
+                      t.threads)
+
+
+DIST_CODES = _core.DIST_CODES
+
+
+SMALL = 1 << 20  # elements: np.empty needs no address-space check
+
+
+def _trunc_moments(mean, std, a, b):
+    """Mean and std of N(mean, std^2) truncated to [mean + a std, mean + b std]."""
+    def pdf(x):
+        return 0.0 if math.isinf(x) else math.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+
+    def cdf(x):
+        return 0.5 * math.erfc(-x / math.sqrt(2))
+
+    z = cdf(b) - cdf(a) if a < 0 else cdf(-a) - cdf(-b)  # complement side keeps tails exact
+    if z <= 0:
+        return None
+    xa = 0.0 if math.isinf(a) else a * pdf(a)
+    xb = 0.0 if math.isinf(b) else b * pdf(b)
+    m = (pdf(a) - pdf(b)) / z
+    var = 1 + (xa - xb) / z - m * m
+    return mean + std * m, std * math.sqrt(max(var, 0.0))
 
 
 _COMMON_DOC = """
@@ -66,6 +91,8 @@ _COMMON_DOC = """
 """
 
 
+@register("elementwise", moments=lambda shape, p: ((p["low"] + p["high"]) / 2,
+                                                (p["high"] - p["low"]) / math.sqrt(12)))
 def uniform(shape: ShapeLike, low: Real = 0.0, high: Real = 1.0, *, seed: int,
             stream: StreamLike = 0, dtype: DTypeLike = None, out: Optional[np.ndarray] = None,
             region: RegionLike = None, threads: Optional[int] = None) -> np.ndarray:
@@ -76,14 +103,12 @@ def uniform(shape: ShapeLike, low: Real = 0.0, high: Real = 1.0, *, seed: int,
     >>> w.shape, w.dtype.name, bool(((w >= -0.1) & (w < 0.1)).all())
     ((2, 3), 'float32', True)
     """
-    low = as_float("low", low)
-    high = as_float("high", high)
-    if low > high:
-        raise ValueError(f"low must be <= high, got low={low}, high={high}")
-    return _fill("uniform", (low, high), shape, seed=seed, stream=stream, dtype=dtype, out=out,
-                 region=region, threads=threads)
+    params = check_params("uniform", low, high)
+    return fill_target("uniform", params, target(shape, seed=seed, stream=stream, dtype=dtype,
+                                                 out=out, region=region, threads=threads))
 
 
+@register("elementwise", moments=lambda shape, p: (float(p["mean"]), float(p["std"])))
 def normal(shape: ShapeLike, mean: Real = 0.0, std: Real = 1.0, *, seed: int,
            stream: StreamLike = 0, dtype: DTypeLike = None, out: Optional[np.ndarray] = None,
            region: RegionLike = None, threads: Optional[int] = None) -> np.ndarray:
@@ -94,14 +119,13 @@ def normal(shape: ShapeLike, mean: Real = 0.0, std: Real = 1.0, *, seed: int,
     >>> abs(float(x.mean())) < 0.01 and abs(float(x.std()) - 1) < 0.01
     True
     """
-    mean = as_float("mean", mean)
-    std = as_float("std", std)
-    if std < 0:
-        raise ValueError(f"std must be >= 0, got {std}")
-    return _fill("normal", (mean, std), shape, seed=seed, stream=stream, dtype=dtype, out=out,
-                 region=region, threads=threads)
+    params = check_params("normal", mean, std)
+    return fill_target("normal", params, target(shape, seed=seed, stream=stream, dtype=dtype,
+                                                out=out, region=region, threads=threads))
 
 
+@register("elementwise", moments=lambda shape, p: _trunc_moments(
+    p["mean"], p["std"], p["lower"], p["upper"]))
 def trunc_normal(shape: ShapeLike, mean: Real = 0.0, std: Real = 1.0, lower: Real = -2.0,
                  upper: Real = 2.0, *, seed: int, stream: StreamLike = 0, dtype: DTypeLike = None,
                  out: Optional[np.ndarray] = None, region: RegionLike = None,
@@ -117,18 +141,12 @@ def trunc_normal(shape: ShapeLike, mean: Real = 0.0, std: Real = 1.0, lower: Rea
     >>> bool((abs(x) <= 0.04).all())
     True
     """
-    mean = as_float("mean", mean)
-    std = as_float("std", std)
-    lower = as_float("lower", lower, allow_inf=True)
-    upper = as_float("upper", upper, allow_inf=True)
-    if std < 0:
-        raise ValueError(f"std must be >= 0, got {std}")
-    if not lower < upper:
-        raise ValueError(f"lower must be < upper, got lower={lower}, upper={upper}")
-    return _fill("trunc_normal", (mean, std, lower, upper), shape, seed=seed, stream=stream,
-                 dtype=dtype, out=out, region=region, threads=threads)
+    params = check_params("trunc_normal", mean, std, lower, upper)
+    return fill_target("trunc_normal", params, target(shape, seed=seed, stream=stream, dtype=dtype,
+                                                      out=out, region=region, threads=threads))
 
 
+@register("elementwise", moments=lambda shape, p: (float(p["value"]), 0.0))
 def full(shape: ShapeLike, value: Real, *, dtype: DTypeLike = None,
          out: Optional[np.ndarray] = None, region: RegionLike = None,
          threads: Optional[int] = None) -> np.ndarray:
@@ -138,11 +156,12 @@ def full(shape: ShapeLike, value: Real, *, dtype: DTypeLike = None,
     >>> fastinit.full((2,), 0.5).tolist()
     [0.5, 0.5]
     """
-    v = as_float("value", value, allow_inf=True, allow_nan=True)
-    return _fill("constant", (v,), shape, seed=0, stream=0, dtype=dtype, out=out, region=region,
-                 threads=threads)
+    params = check_params("constant", value)
+    return fill_target("constant", params, target(shape, stream=0, dtype=dtype, out=out,
+                                                  region=region, threads=threads, random=False))
 
 
+@register("elementwise", moments=lambda shape, p: (float(p["value"]), 0.0))
 def constant(shape: ShapeLike, value: Real, *, dtype: DTypeLike = None,
              out: Optional[np.ndarray] = None, region: RegionLike = None,
              threads: Optional[int] = None) -> np.ndarray:
@@ -150,12 +169,14 @@ def constant(shape: ShapeLike, value: Real, *, dtype: DTypeLike = None,
     return full(shape, value, dtype=dtype, out=out, region=region, threads=threads)
 
 
+@register("elementwise", moments=lambda shape, p: (0.0, 0.0))
 def zeros(shape: ShapeLike, *, dtype: DTypeLike = None, out: Optional[np.ndarray] = None,
           region: RegionLike = None, threads: Optional[int] = None) -> np.ndarray:
     """All zeros (consumes no stream words)."""
     return full(shape, 0.0, dtype=dtype, out=out, region=region, threads=threads)
 
 
+@register("elementwise", moments=lambda shape, p: (1.0, 0.0))
 def ones(shape: ShapeLike, *, dtype: DTypeLike = None, out: Optional[np.ndarray] = None,
          region: RegionLike = None, threads: Optional[int] = None) -> np.ndarray:
     """All ones (consumes no stream words)."""
@@ -185,13 +206,11 @@ def random_raw(n: int, *, seed: int, stream: StreamLike = 0, start: int = 0) -> 
 
 def show_config(file: Union[TextIO, None, bool] = None) -> dict:
     """Print (and return as a dict) the version and build configuration."""
-    from ._version import STREAM_VERSION, __version__
+    from ._version import __version__
 
-    info = {"version": __version__, "stream_version": STREAM_VERSION}
+    info = {"version": __version__, "stream_version": _core.STREAM_VERSION}
     info.update(_core.build_info())
     if file is not False:
-        import sys
-
         out = sys.stdout if file is None else file
         for k, v in info.items():
             print(f"{k:>16}: {', '.join(v) if isinstance(v, list) else v}", file=out)

@@ -83,7 +83,9 @@ int fi_max_threads(void);
 int fi_isa_compiled(int isa);   /* linked into this build */
 int fi_isa_supported(int isa);  /* compiled and this CPU can run it */
 int fi_isa_best(void);
-const char *fi_isa_name(int isa);
+const char *fi_isa_name(int isa);     /* "scalar", "avx2", ...; "unknown" otherwise */
+const char *fi_dist_name(int dist);   /* "uniform", "normal", "trunc_normal", "constant" */
+const char *fi_dtype_name(int dtype); /* "float32", "float64", "float16", "bfloat16" */
 size_t fi_dtype_size(int dtype);
 
 /* Philox4x32-R on one block (for known-answer tests). */

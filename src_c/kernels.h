@@ -15,4 +15,7 @@ extern const fi_kernel_table fi_kernels_avx2;
 #ifdef FI_HAVE_AVX512
 extern const fi_kernel_table fi_kernels_avx512;
 #endif
+
+/* the table of an instruction set (dispatch.c); the generic one for any other code */
+const fi_kernel_table *fi_kernels_for(int isa);
 #endif

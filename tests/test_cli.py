@@ -49,11 +49,14 @@ def test_fill_npy_bfloat16_with_summary(tmp_path):
     _same(got, fastinit.trunc_normal((3000, 64), std=0.02, seed=0, stream="embed.weight",
                                      dtype="bfloat16"))
     out = p.stdout.decode()
-    assert re.search(r"wrote .*emb\.npy: 3000 x 64 bfloat16, 0\.000 GB in [\d.]+ s \([\d.]+ GB/s", out)
+    # 3000 * 64 * 2 bytes, in decimal units in the summary and in the progress bar alike
+    assert re.search(r"wrote .*emb\.npy: 3000 x 64 bfloat16, 384\.00 kB in [\d.]+ s \([\d.]+ GB/s", out)
+    assert "384k/384k" in p.stderr.decode()
     # Expected std of a standard normal truncated to [-2, 2], times 0.02.
     assert re.search(r"std\s+observed \+0\.01\d+\s+expected \+0\.0175925", out), out
     assert re.search(r"mean\s+observed [+-]\S+\s+expected \+0\b", out), out
     assert "%" in p.stderr.decode()  # the progress bar
+    assert "units of std" in out and "[-0.04, 0.04]" in out  # JAX/Keras bounds, said plainly
     assert sorted(os.listdir(tmp_path)) == ["emb.npy"]
 
 
@@ -177,11 +180,11 @@ def test_interrupted_fill_leaves_nothing(tmp_path, sig, suffix):
                              "200000000", "--init", "trunc_normal", "--seed", "0", "--threads", "1",
                              "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env=_env())
-    partial = tmp_path / f"big{suffix}.partial"
     deadline = time.monotonic() + 60
-    while not partial.exists() and proc.poll() is None and time.monotonic() < deadline:
+    while (not any(n.endswith(".fastinit-partial") for n in os.listdir(tmp_path))
+           and proc.poll() is None and time.monotonic() < deadline):
         time.sleep(0.02)
-    assert partial.exists() and proc.poll() is None, "the write ended before it could be interrupted"
+    assert proc.poll() is None, "the write ended before it could be interrupted"
     time.sleep(0.3)
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=60)

@@ -37,7 +37,8 @@ def test_docstring_examples_run():
 @pytest.mark.parametrize("spec, want", [
     ("float32", np.float32), ("FLOAT64", np.float64), (" float16 ", np.float16),
     ("bfloat16", ml_dtypes.bfloat16), (np.float32, np.float32), (np.dtype("float64"), np.float64),
-    (ml_dtypes.bfloat16, ml_dtypes.bfloat16), ("f4", None), (float, np.float64),
+    (ml_dtypes.bfloat16, ml_dtypes.bfloat16), ("f4", np.float32), ("<f8", np.float64),
+    ("=f2", np.float16), ("double", np.float64), ("int32", None), ("nope", None), (float, np.float64),
 ])
 def test_resolve_dtype(spec, want):
     if want is None:

@@ -8,6 +8,11 @@ The table lives in tests/data/regression_hashes.json and was made with
 Regenerate it ONLY together with a new stream version (docs/stream.md, "Versioning").
 The uniform and raw-word entries are also re-derived here from tests/reference.py,
 independently of the C code.
+
+"hashes_c" holds the further cases of the C core's own table (src_c/tests/hashes.c,
+``make -C src_c hashes``, compared in tests/test_hashes_c.py): runs of logical indices
+that cross block counter 2^32 at odd starts, far and narrow truncation tails, the top
+of the raw-word stream.  They are computed here through the Python API as well.
 """
 from __future__ import annotations
 
@@ -42,6 +47,29 @@ FILLS = {
     "trunc_normal(1,3,-inf,-3)": lambda **k: fastinit.trunc_normal(SHAPE, 1.0, 3.0, -math.inf, -3.0, **k),
 }
 
+# "hashes_c": name -> fill of a run [start, start + n) of a 1-d tensor (same names as
+# src_c/tests/hashes.c)
+LONG = (1 << 35,)
+B34, B33 = 1 << 34, 1 << 33
+
+
+def _run(fn, start, n, *params):
+    return lambda **k: fn(LONG, *params, region=np.s_[start:start + n], **k)
+
+
+RUNS = {
+    "uniform(0,1)@2**34-4097+9001": _run(fastinit.uniform, B34 - 4097, 9001, 0.0, 1.0),
+    "uniform(-3,1e-3)@2**33-4097+9001": _run(fastinit.uniform, B33 - 4097, 9001, -3.0, 1e-3),
+    "normal(0,1)@2**34-4097+9001": _run(fastinit.normal, B34 - 4097, 9001, 0.0, 1.0),
+    "normal(-2,3)@2**33-4097+9001": _run(fastinit.normal, B33 - 4097, 9001, -2.0, 3.0),
+    "trunc_normal(0,1,-2,2)@2**34-4097+9001": _run(fastinit.trunc_normal, B34 - 4097, 9001, 0.0, 1.0, -2.0, 2.0),
+    "trunc_normal(0,1,8,9)@2**33-4097+9001": _run(fastinit.trunc_normal, B33 - 4097, 9001, 0.0, 1.0, 8.0, 9.0),
+    "trunc_normal(0,1,-30,-29.9)@12345+9001": _run(fastinit.trunc_normal, 12345, 9001, 0.0, 1.0, -30.0, -29.9),
+    "trunc_normal(0.5,2,35,inf)@7+9001": _run(fastinit.trunc_normal, 7, 9001, 0.5, 2.0, 35.0, math.inf),
+    "trunc_normal(0,1,-1e-9,1e-9)@3+9001": _run(fastinit.trunc_normal, 3, 9001, 0.0, 1.0, -1e-9, 1e-9),
+}
+RAW_TOP = "random_raw(5003,start=2**64-5003)"
+
 
 def digest(x):
     """sha256 of the array's values as little-endian bytes in C order."""
@@ -60,6 +88,16 @@ def current_hashes():
     return table
 
 
+def current_c_hashes():
+    table = {f"{name}/{dtype}": digest(fill(seed=SEED, stream=STREAM, dtype=dtype, threads=1))
+             for name, fill in RUNS.items() for dtype in DTYPES}
+    for dtype in DTYPES:
+        table[f"full(-1/3)@5+1001/{dtype}"] = digest(fastinit.full(LONG, -1.0 / 3.0, dtype=dtype,
+                                                                   region=np.s_[5:1006]))
+    table[RAW_TOP] = digest(fastinit.random_raw(5003, seed=SEED, stream=STREAM, start=(1 << 64) - 5003))
+    return table
+
+
 def load():
     with open(DATA) as f:
         return json.load(f)
@@ -72,11 +110,21 @@ def test_table_is_complete_and_well_formed():
     assert set(data["hashes"]) == set(current_hashes())
     assert all(len(h) == 64 for h in data["hashes"].values())
     assert len(set(data["hashes"].values())) == len(data["hashes"])  # no two fills alike
+    assert set(data["hashes_c"]) == set(current_c_hashes())
+    every = list(data["hashes"].values()) + list(data["hashes_c"].values())
+    assert len(set(every)) == len(every) and all(len(h) == 64 for h in every)
 
 
 def test_hashes_match_on_every_simd_path(isa):
     want = load()["hashes"]
     got = current_hashes()
+    changed = sorted(k for k in want if got[k] != want[k])
+    assert not changed, f"stream version 1 output changed for {changed}: this needs a new stream version"
+
+
+def test_c_table_cases_match_on_every_simd_path(isa):
+    want = load()["hashes_c"]
+    got = current_c_hashes()
     changed = sorted(k for k in want if got[k] != want[k])
     assert not changed, f"stream version 1 output changed for {changed}: this needs a new stream version"
 
@@ -104,6 +152,18 @@ def test_uniform_and_raw_entries_rederived_from_the_reference():
     assert digest(reference.words(SEED, STREAM, (1 << 34) - 7, 4099)) == want["random_raw(4099,start=2**34-7)"]
 
 
+def test_c_table_uniform_and_raw_entries_rederived_from_the_reference():
+    """The C table's runs across block counter 2^32 and the stream's last words, without the C code."""
+    want = load()["hashes_c"]
+    for name, low, high, start in (("uniform(0,1)@2**34-4097+9001", 0.0, 1.0, B34 - 4097),
+                                   ("uniform(-3,1e-3)@2**33-4097+9001", -3.0, 1e-3, B33 - 4097)):
+        for dtype in DTYPES:
+            w = reference.element_words("uniform", dtype, SEED, STREAM, start, 9001)
+            v = reference.uniform_values(w, low, high, dtype).astype(reference.DTYPES[dtype])
+            assert digest(v) == want[f"{name}/{dtype}"], (name, dtype)
+    assert digest(reference.words(SEED, STREAM, (1 << 64) - 5003, 5003)) == want[RAW_TOP]
+
+
 def test_digest_sees_a_single_bit():
     x = fastinit.normal(SHAPE, seed=SEED, region=REGION)
     y = x.copy()
@@ -122,13 +182,15 @@ def main(argv):
         "command": COMMAND,
         "stream_version": fastinit.STREAM_VERSION,
         "about": "sha256 of little-endian bytes, C order; fill = region "
-                 f"[3:67, 5:128] of shape {list(SHAPE)}, seed {SEED}, stream {STREAM!r}, threads 1",
+                 f"[3:67, 5:128] of shape {list(SHAPE)}, seed {SEED}, stream {STREAM!r}, threads 1; "
+                 "hashes_c: the C table's runs [start, start + n) of a 1-d tensor (src_c/tests/hashes.c)",
         "hashes": current_hashes(),
+        "hashes_c": current_c_hashes(),
     }
     with open(DATA, "w") as f:
         json.dump(data, f, indent=1, sort_keys=True)
         f.write("\n")
-    print(f"wrote {len(data['hashes'])} hashes to {DATA}")
+    print(f"wrote {len(data['hashes']) + len(data['hashes_c'])} hashes to {DATA}")
     return 0
 
 

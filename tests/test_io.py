@@ -96,7 +96,10 @@ def test_to_npy_memory_stays_a_few_blocks(tmp_path):
 def test_to_npy_replaces_an_existing_file_atomically(tmp_path):
     path = tmp_path / "w.npy"
     np.save(path, np.arange(3.0))
-    fastinit.to_npy(path, (10, 3), "uniform", seed=1, progress=False)
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        fastinit.to_npy(path, (10, 3), "uniform", seed=1, progress=False)
+    _same(np.load(path), np.arange(3.0))
+    fastinit.to_npy(path, (10, 3), "uniform", seed=1, progress=False, overwrite=True)
     _same(np.load(path), fastinit.uniform((10, 3), seed=1))
     assert _leftovers(tmp_path) == ["w.npy"]
 
@@ -205,7 +208,9 @@ def test_to_zarr_is_uncompressed_and_records_its_recipe(tmp_path):
 def test_to_zarr_replaces_an_existing_array(tmp_path):
     path = tmp_path / "z.zarr"
     fastinit.to_zarr(path, (5, 5), "zeros", progress=False)
-    fastinit.to_zarr(path, (8, 2), "ones", progress=False)
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        fastinit.to_zarr(path, (8, 2), "ones", progress=False)
+    fastinit.to_zarr(path, (8, 2), "ones", progress=False, overwrite=True)
     _same(zarr.open_array(str(path), mode="r")[...], np.ones((8, 2), np.float32))
     assert _leftovers(tmp_path) == ["z.zarr"]
 
@@ -266,7 +271,7 @@ def test_failure_keeps_the_previous_file_intact(tmp_path, writer):
     init, _ = _flaky(3, RuntimeError("boom"))
     kw = dict(chunk_bytes=100) if writer == "npy" else dict(chunks=(2, 3))
     with pytest.raises(RuntimeError):
-        write(path, (20, 3), init, seed=0, progress=False, **kw)
+        write(path, (20, 3), init, seed=0, progress=False, overwrite=True, **kw)
     old = np.load(path) if writer == "npy" else zarr.open_array(str(path), mode="r")[...]
     _same(np.asarray(old), np.ones((20, 3), np.float32))
     assert _leftovers(tmp_path) == [path.name]
@@ -325,7 +330,7 @@ def test_progress_bar_goes_to_stderr_and_can_be_turned_off(tmp_path, capsys):
 def test_registry_has_the_core_fills_and_rejects_unknown_names():
     reg = fio.available_initializers()
     for name in ("uniform", "normal", "trunc_normal", "full", "constant", "zeros", "ones"):
-        assert reg[name] is getattr(fastinit, name)
+        assert reg[name].func is getattr(fastinit, name)
         assert fio.supports_region(name)
     with pytest.raises(ValueError, match="unknown initializer 'nope'"):
         fio.get_initializer("nope")

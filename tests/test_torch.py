@@ -195,7 +195,7 @@ def test_trunc_normal_stays_inside_narrow_tail_bounds(dtype):
 def test_trunc_normal_std_zero_is_the_clamped_mean():
     assert finit.trunc_normal_(torch.empty(4), 0.3, 0.0, -1.0, 1.0).tolist() == pytest.approx([0.3] * 4)
     assert finit.trunc_normal_(torch.empty(3), 5.0, 0.0, -1.0, 1.0).tolist() == [1.0] * 3
-    with pytest.raises(ValueError, match="a < b"):
+    with pytest.raises(ValueError, match="a must be < b"):
         finit.trunc_normal_(torch.empty(3), 0.0, 1.0, 1.0, 1.0, seed=0)
 
 

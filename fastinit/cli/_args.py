@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import argparse
 import ast
+import os
 import re
+import sys
 
 EXIT_USAGE = 2
+
+
+EXIT_IO = 1  # a file or stream could not be written, or another writer won
 
 
 EXIT_INTERRUPTED = 130
@@ -56,6 +61,17 @@ class UsageError(Exception):
     """A bad argument found after parsing: one line on stderr, exit status 2."""
 
 
+def silence_stdout():
+    """Point stdout at /dev/null once its reader has gone (``| head``, ``| true``), so
+    the interpreter's final flush does not fail: what was asked for is done."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, AttributeError, ValueError):
+        pass
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
         # One line, no usage block: scripts and people both read it easily.
@@ -90,9 +106,12 @@ def _count(text):
 
 def _int(text):
     try:
-        return int(text.replace("_", ""), 0)
+        return int(text, 0)  # 123, 1_000, 0x7f, 0b101, 0o17
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        pass
+    if re.fullmatch(r"\s*[+-]?\d[\d_]*\s*", text):
+        return int(text, 10)  # leading zeros (007): decimal, as people mean it, never octal
+    raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}")
 
 
 def _param_pair(text):
@@ -123,14 +142,26 @@ def parse_shape(text):
     return tuple(dims)
 
 
+_INT_LITERAL = re.compile(r"[+-]?(\d[\d_]*|0[xX][0-9a-fA-F_]+|0[bB][01_]+|0[oO][0-7_]+)")
+
+
 def parse_stream(text):
-    """A decimal or 0x integer is the stream number itself; any other text is a
-    stream name (hashed with BLAKE2b, as fastinit.stream_id)."""
+    """An integer literal (decimal, leading zeros allowed, or 0x/0b/0o) is the stream
+    number itself and must be in [0, 2**64); any other text is a stream name (hashed
+    with BLAKE2b, as fastinit.stream_id)."""
     if text is None:
         return 0
-    if re.fullmatch(r"\d+|0[xX][0-9a-fA-F]+", text):
-        return int(text, 0)
-    return text
+    if not _INT_LITERAL.fullmatch(text):
+        return text
+    try:
+        v = _int(text)
+    except argparse.ArgumentTypeError:
+        raise UsageError(f"--stream {text!r} is not a valid integer: write e.g. --stream 7, "
+                         "or a name such as --stream decoder.weight") from None
+    if not 0 <= v < 1 << 64:
+        raise UsageError(f"--stream {text}: a stream number must be in [0, 2**64); a name must "
+                         "not look like a number")
+    return v
 
 
 # ---------------------------------------------------------------- commands ----

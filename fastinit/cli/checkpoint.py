@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 
 from ._args import _fail, _int
 
@@ -108,9 +107,6 @@ def run_init_checkpoint(args):
     try:
         res = save_init(model, out, seed=args.seed, shard_size=args.shard_size, dtype=dtype,
                         threads=args.threads, progress=not args.no_progress, overwrite=args.force)
-    except KeyboardInterrupt:
-        print("fastinit init-checkpoint: interrupted; nothing was published", file=sys.stderr)
-        raise
     except (TypeError, ValueError) as e:
         _fail(str(e))
     n = sum(p.numel() for p in model.parameters())

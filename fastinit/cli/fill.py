@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import sys
 
 from ._args import (
     _AXES_PARAMS,
@@ -19,6 +20,7 @@ from ._args import (
     _param_pair,
     parse_shape,
     parse_stream,
+    silence_stdout,
 )
 
 
@@ -76,6 +78,7 @@ def run_fill(args):
     from .. import _validate
     from .. import io as fio
     from ..initializers import registry
+    from ..io import _atomic, _common
     from ..io.zarr import _zarr_chunks
 
     path = args.path
@@ -92,6 +95,15 @@ def run_fill(args):
     parent = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(parent):
         _fail(f"directory {parent} does not exist")
+    try:
+        _atomic.check_target(path, kind, True)  # --force replaces only a target of the same kind
+    except OSError as exc:
+        _fail(str(exc))
+    if kind == "zarr":
+        try:
+            import zarr  # noqa: F401
+        except ImportError:
+            _fail("writing .zarr needs zarr: pip install 'fastinit[io]' (or write a .npy file)")
     shape = parse_shape(args.shape)
     params = _fill_params(args)
     stream = parse_stream(args.stream)
@@ -100,16 +112,16 @@ def run_fill(args):
     if args.chunk_mb is not None and kind != "npy":
         _fail("--chunk-mb applies to .npy output; for .zarr set --chunks")
     try:
-        fn = fio.get_initializer(args.init)
-        known, takes_seed = fio.init_parameters(fn)
+        entry, _ = registry.resolve(args.init)
+        takes_seed = entry.random
         if takes_seed and args.seed is None:
             _fail(f"--seed is required for {args.init} (an integer in [0, 2**64), e.g. --seed 0)")
-        unknown = [k for k in params if k not in known]
-        if unknown and not registry._accepts_var_keywords(fn):
-            takes = ", ".join(f"--{k.replace('_', '-')}" for k in known) or "no parameters"
+        unknown = [k for k in params if k not in entry.params]
+        if unknown and not registry._accepts_var_keywords(entry.func):
+            takes = ", ".join(f"--{k.replace('_', '-')}" for k in entry.params) or "no parameters"
             _fail(f"{args.init} does not take {', '.join('--' + k.replace('_', '-') for k in unknown)}; "
                   f"it takes {takes}")
-        filler = registry._Filler(shape, args.init, args.seed, stream, args.dtype, params)
+        filler = registry.Filler(shape, args.init, args.seed, stream, args.dtype, params)
         filler.dry_run()  # every parameter error surfaces here, before a file exists
         threads = _validate.check_threads(args.threads)
         chunks = "auto" if args.chunks in (None, "auto") else parse_shape(args.chunks)
@@ -117,10 +129,15 @@ def run_fill(args):
             _zarr_chunks(filler.shape, filler.dtype.itemsize, chunks)
         chunk_bytes = None
         if args.chunk_mb is not None:
-            if not args.chunk_mb > 0:
-                _fail("--chunk-mb must be > 0")
+            if not (math.isfinite(args.chunk_mb) and args.chunk_mb > 0):
+                _fail(f"--chunk-mb must be a finite number > 0, got {args.chunk_mb:g}")
             chunk_bytes = max(1, int(args.chunk_mb * (1 << 20)))
-    except (TypeError, ValueError) as exc:
+        if not entry.region_fill:
+            _common.check_memory(filler)
+    except OverflowError as exc:  # e.g. math on --a 1e200
+        _fail(f"{args.init}({_format_params(params)}): a parameter is too large ({exc}): "
+              "use smaller values")
+    except (TypeError, ValueError, MemoryError) as exc:
         _fail(str(exc))
     nbytes = math.prod(filler.shape) * filler.dtype.itemsize
     free = _free_bytes(parent)
@@ -128,7 +145,7 @@ def run_fill(args):
         _fail(f"{path} needs {nbytes / 1e9:.2f} GB but only {free / 1e9:.2f} GB are free in {parent}")
 
     common = dict(seed=args.seed, stream=stream, dtype=filler.dtype, threads=threads,
-                  progress=not args.no_progress, **params)
+                  progress=not args.no_progress, overwrite=args.force, **params)
     try:
         if kind == "npy":
             if chunk_bytes is not None:
@@ -136,11 +153,23 @@ def run_fill(args):
             res = fio.to_npy(path, filler.shape, args.init, **common)
         else:
             res = fio.to_zarr(path, filler.shape, args.init, chunks=chunks, **common)
+    except OverflowError as exc:
+        _fail(f"{args.init}({_format_params(params)}): a parameter is too large ({exc}): "
+              "use smaller values")
     except (TypeError, ValueError) as exc:
         # Structured initializers (orthogonal, eye, ...) check their arguments when
         # computed, still before the writer creates a file; the writer cleans up anyway.
         _fail(str(exc))
-    _print_summary(res, args.init, params, args.seed if takes_seed else None, stream, threads)
+    except FileExistsError as exc:
+        # Another writer published first (the checks above passed): this one lost.
+        raise FileExistsError(str(exc).replace("overwrite=True", "--force")) from None
+    try:
+        _print_summary(res, args.init, params, args.seed if takes_seed else None, stream, threads,
+                       entry.defaults())
+        if sys.stdout is not None:  # None: started with stdout closed, nothing to say
+            sys.stdout.flush()
+    except BrokenPipeError:
+        silence_stdout()  # `| head`, `| true`: the file is complete, that is success
     return 0
 
 
@@ -153,12 +182,20 @@ def _free_bytes(directory):
         return None
 
 
-def _print_summary(res, init, params, seed, stream, threads):
+def _print_summary(res, init, params, seed, stream, threads, defaults):
+    from ..io._common import human_bytes
+
     dims = " x ".join(map(str, res.shape)) or "scalar"
     call = f"{init}({_format_params(params)})" if params else f"{init}()"
-    print(f"wrote {res.path}: {dims} {res.dtype.name}, {res.nbytes / 1e9:.3f} GB "
+    # Decimal units, as the progress bar: 1 GB = 10**9 bytes.
+    print(f"wrote {res.path}: {dims} {res.dtype.name}, {human_bytes(res.nbytes)} "
           f"in {res.seconds:.2f} s ({res.gb_per_s:.2f} GB/s, {threads} threads)")
     print(f"  {call}" + ("" if seed is None else f", seed={seed}, stream={stream!r}"))
+    if init.strip() == "trunc_normal":
+        p = {**defaults, **params}
+        lo, hi = p["mean"] + p["lower"] * p["std"], p["mean"] + p["upper"] * p["std"]
+        print(f"  bounds lower={p['lower']:g}, upper={p['upper']:g} are in units of std around the "
+              f"mean (JAX/Keras convention): values lie in [{lo:.6g}, {hi:.6g}]")
     if res.sample_size == 0:
         print("  (empty tensor: no values)")
         return

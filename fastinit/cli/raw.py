@@ -2,10 +2,9 @@
 """
 from __future__ import annotations
 
-import os
 import sys
 
-from ._args import _count, _fail, _int, parse_stream
+from ._args import _count, _fail, _int, parse_stream, silence_stdout
 
 
 def _add_raw(sub):
@@ -35,8 +34,11 @@ def run_raw(args):
     stream = parse_stream(args.stream)
     try:
         fastinit.random_raw(0, seed=args.seed, stream=stream, start=args.start)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         _fail(str(exc))
+    if sys.stdout is None:  # started with stdout closed (`>&-`)
+        raise OSError("stdout is closed: redirect it to a file or pipe it, e.g. "
+                      "fastinit raw --seed 0 | dieharder -a -g 200")
     out = sys.stdout.buffer
     block = 1 << 20  # words per write: 4 MB
     pos, end = args.start, (None if args.count is None else args.start + args.count)
@@ -54,8 +56,7 @@ def run_raw(args):
         # The reader stopped (head, dieharder done): that is the normal end of an
         # endless stream.  Point stdout at /dev/null so the interpreter's final
         # flush does not complain.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        silence_stdout()
         return 0
     return 0
 

@@ -6,11 +6,6 @@ from __future__ import annotations
 from .activations import _parse_number
 from .recommend import Recommendation
 
-# Initializers drawn in JAX/Keras layout ([k,] in, out); everything else is asked
-# for in PyTorch layout (out, in[, k]).
-_JAX_LAYOUT_PREFIXES = ("he_", "glorot_", "lecun_", "variance_scaling", "delta_orthogonal", "identity")
-
-
 # Core fills: a bare value after the colon is their scale, not their first argument.
 _CORE_SCALE = {"normal": "std", "trunc_normal": "std", "uniform": "bound"}
 
@@ -65,28 +60,22 @@ def parse_init_spec(spec):
 
 
 def _lookup(name):
-    from ..initializers import registry as _io  # the registry of every fill function, shared with the CLI
+    from ..initializers import registry
 
-    return _io.get_initializer(name)
+    return registry.entry_of(name).func
 
 
 def _is_configured(init):
     return type(init).__name__ == "Initializer" and hasattr(init, "name") and hasattr(init, "params")
 
 
-def _layout_of(name, fn):
-    if name.startswith(_JAX_LAYOUT_PREFIXES):
-        return "jax"
-    if fn is None:
-        return "torch"
-    try:
-        import inspect
+def _layout_of(name, fn=None):
+    """The registry's layout of `name` (JAX/Keras: ([k,] in, out)); PyTorch's
+    (out, in[, k]) for the others and for functions fastinit does not know."""
+    from ..initializers import registry
 
-        if "in_axis" in inspect.signature(fn).parameters:
-            return "jax"
-    except (TypeError, ValueError):
-        pass
-    return "torch"
+    entry = registry.available_initializers().get(name)
+    return (entry.layout if entry is not None else None) or "torch"
 
 
 def _resolve_init(init, layout, dtype):

@@ -48,7 +48,10 @@ shapes return at once, after every argument has been checked.
 
 orthogonal and delta_orthogonal compute the whole matrix and slice it when a region is
 given (the QR couples every element); sparse computes only the region's values and the
-zero pattern of the region's columns.
+ranks of its elements in their columns.
+
+Each module declares its initializers in the registry (``@register(kind, ...)`` next to
+the function, see registry.py); ``fastinit.available_initializers()`` lists them.
 """
 from .factory import Initializer, initializer
 from .fans import calculate_gain, fans
@@ -66,7 +69,8 @@ from .scaling import (
     xavier_normal,
     xavier_uniform,
 )
-from .structured import delta_orthogonal, dirac, eye, identity, orthogonal, sparse
+from .sparsity import sparse
+from .structured import delta_orthogonal, dirac, eye, identity, orthogonal
 
 __all__ = [
     "calculate_gain", "fans",

@@ -1,25 +1,17 @@
 """Configured initializers (JAX/Keras style): fastinit.initializer(name, **params),
-Initializer objects and the .with_() constructors.
+Initializer objects and the .with_() constructors (given to every registered
+initializer by registry.register).
 """
 from __future__ import annotations
 
-import inspect
+from typing import Any, Dict
 
-from .. import fills
-from .scaling import (
-    glorot_normal,
-    glorot_uniform,
-    he_normal,
-    he_uniform,
-    kaiming_normal,
-    kaiming_uniform,
-    lecun_normal,
-    lecun_uniform,
-    variance_scaling,
-    xavier_normal,
-    xavier_uniform,
-)
-from .structured import delta_orthogonal, dirac, eye, identity, orthogonal, sparse
+import numpy as np
+
+from .registry import _ENTRIES, Entry, _unknown
+
+# keywords a configuration may hold besides the distribution parameters
+_CONFIGURABLE = ("dtype", "stream", "threads")
 
 
 # ------------------------------------------------------------------ factory ----
@@ -44,44 +36,49 @@ class Initializer:
 
     __slots__ = ("name", "params")
 
-    def __init__(self, name, **params):
-        func = _REGISTRY.get(name) if isinstance(name, str) else None
-        if func is None:
-            raise ValueError(f"unknown initializer {name!r}: use one of {', '.join(sorted(_REGISTRY))}")
-        sig = inspect.signature(func)
+    name: str
+    params: Dict[str, Any]
+
+    def __init__(self, name: str, **params: Any) -> None:
+        entry = _ENTRIES.get(name) if isinstance(name, str) else None
+        if entry is None:
+            raise _unknown(name)
+        allowed = entry.params + tuple(k for k in _CONFIGURABLE if k != "stream" or entry.random)
         for key in params:
-            p = sig.parameters.get(key)
-            if p is None or key in ("shape", "seed", "out", "region"):
-                allowed = [k for k in sig.parameters if k not in ("shape", "seed", "out", "region")]
+            if key not in allowed:
                 raise TypeError(f"{name} does not take {key!r} as a configured parameter; "
                                 f"it takes {', '.join(allowed)}")
         self.name = name
         self.params = dict(params)
 
-    def __call__(self, shape, **kwargs):
-        func = _REGISTRY[self.name]
-        accepted = inspect.signature(func).parameters
+    @property
+    def entry(self) -> Entry:
+        """The registry record of this initializer."""
+        return _ENTRIES[self.name]
+
+    def __call__(self, shape: Any, **kwargs: Any) -> np.ndarray:
+        entry = self.entry
         merged = dict(self.params)
         for key, value in kwargs.items():
-            if key in ("seed", "stream") and key not in accepted:
+            if key in ("seed", "stream") and not entry.random:
                 continue  # deterministic initializers ignore the random keys, as in JAX
             merged[key] = value
-        return func(shape, **merged)
+        return entry.func(shape, **merged)
 
-    def get_config(self):
+    def get_config(self) -> Dict[str, Any]:
         """{"name": ..., **params}: pass it to fastinit.initializer(**config)."""
         return {"name": self.name, **self.params}
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         args = [repr(self.name)] + [f"{k}={v!r}" for k, v in self.params.items()]
         return f"fastinit.initializer({', '.join(args)})"
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         if not isinstance(other, Initializer):
             return NotImplemented
         return self.name == other.name and self.params == other.params
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         return hash(repr(self))
 
     def __reduce__(self):
@@ -92,7 +89,7 @@ def _rebuild(name, params):
     return Initializer(name, **params)
 
 
-def initializer(name, **params):
+def initializer(name: str, **params: Any) -> Initializer:
     """A configured initializer: ``initializer("he_normal", in_axis=0)``.
 
     `name` is any fastinit initializer name (see the module table) including "uniform",
@@ -108,32 +105,3 @@ def initializer(name, **params):
     {'name': 'kaiming_uniform', 'nonlinearity': 'relu'}
     """
     return Initializer(name, **params)
-
-
-_REGISTRY = {
-    f.__name__: f
-    for f in (xavier_uniform, xavier_normal, kaiming_uniform, kaiming_normal, variance_scaling,
-              glorot_uniform, glorot_normal, he_uniform, he_normal, lecun_uniform, lecun_normal,
-              orthogonal, eye, dirac, delta_orthogonal, identity, sparse)
-}
-
-
-_REGISTRY.update({"uniform": fills.uniform, "normal": fills.normal,
-                  "trunc_normal": fills.trunc_normal, "zeros": fills.zeros, "ones": fills.ones,
-                  "constant": fills.constant, "full": fills.full})
-
-
-def _attach_with(name, func):
-    def with_(**params):
-        return Initializer(name, **params)
-
-    with_.__doc__ = f"fastinit.initializer({name!r}, **params): {name} configured once, called many times."
-    func.with_ = with_
-
-
-for _name, _func in list(_REGISTRY.items()):
-    if _func.__module__ != fills.__name__:  # leave the core's functions untouched
-        _attach_with(_name, _func)
-
-
-del _name, _func

@@ -4,18 +4,20 @@
 from __future__ import annotations
 
 import math
+from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from .. import _validate
-from .._validate import as_int, check_shape, check_threads, resolve_target, stream_id
+from .._validate import ShapeLike, as_int, check_shape
+
+Axes = Union[int, Sequence[int]]
 
 _LINEAR_FNS = ["linear", "conv1d", "conv2d", "conv3d",
                "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"]
 
 
 # -------------------------------------------------------------------- gains ----
-def calculate_gain(nonlinearity, param=None):
+def calculate_gain(nonlinearity: str, param: Optional[Union[int, float]] = None) -> float:
     """The recommended gain for `nonlinearity`, exactly as ``torch.nn.init.calculate_gain``.
 
     ================= ==========================================
@@ -88,7 +90,8 @@ def _is_axis(value, default):
             and value == default)
 
 
-def fans(shape, layout="torch", in_axis=None, out_axis=None, batch_axis=()):
+def fans(shape: ShapeLike, layout: str = "torch", in_axis: Optional[Axes] = None,
+         out_axis: Optional[Axes] = None, batch_axis: Optional[Axes] = ()) -> Tuple[float, float]:
     """(fan_in, fan_out) of a weight of `shape`, computed the way its framework does.
 
     layout="torch": shape is ``(out, in, *kernel)``; fan_in = in * prod(kernel),
@@ -165,19 +168,3 @@ def _fan_for_mode(fan_in, fan_out, mode, valid):
     if mode == "fan_geo_avg" and "fan_geo_avg" in valid:
         return (fan_in * fan_out) ** 0.5
     raise ValueError(f"Mode {mode} not supported, please use one of {valid}")
-
-
-def _numel(dims):
-    return math.prod(dims)
-
-
-def _empty_result(shape, dtype, out, region):
-    """Validate the target and return it unwritten (zero-element shapes)."""
-    dims, starts, lens, dt = resolve_target(shape, dtype, out, region)
-    return out if out is not None else np.empty(lens, dtype=dt)
-
-
-def _check_core_kw(seed, stream, threads):
-    _validate.check_seed(seed)
-    stream_id(stream)
-    check_threads(threads)

@@ -1,135 +1,229 @@
-"""The initializer registry shared by fastinit.dask, the writers, diagnostics and the
-fastinit command: a name maps to a function f(shape, ..., *, seed, stream=0, dtype=None,
-out=None, region=None, threads=None); expected moments of each.
+"""The one registry of initializers: a record (Entry) per name, declared next to its
+function by ``@register(...)`` in the module that defines it, and read by the
+configured initializers, fastinit.dask, the writers, the CLI, diagnostics and
+fastinit.torch.
 """
 from __future__ import annotations
 
+import dataclasses
+import functools
 import inspect
-import math
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Dict,
+    Generic,
+    Mapping,
+    Optional,
+    Protocol,
+    Tuple,
+    TypeVar,
+    Union,
+)
 
-from .. import _validate, fills
+import numpy as np
+
+from .. import _validate
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import ParamSpec
+
+    from .factory import Initializer
+
+    P = ParamSpec("P")
+else:
+    P = TypeVar("P")
+
+R = TypeVar("R", covariant=True)
+
 
 # Keyword arguments every fill function shares; everything else is a distribution parameter.
 COMMON_KEYWORDS = ("seed", "stream", "dtype", "out", "region", "threads")
 
 
-_CORE_NAMES = ("uniform", "normal", "trunc_normal", "full", "constant", "zeros", "ones")
+KINDS = ("elementwise", "fan", "structured")
 
 
-# Initializers whose value at an index depends on the whole tensor (a QR, a column
-# ranking, a diagonal pattern).  A region of them may need the whole tensor, so
-# chunked writers compute them once in memory and Dask does not offer them.
-STRUCTURED = frozenset({"orthogonal", "sparse", "eye", "dirac", "delta_orthogonal", "identity"})
+Moments = Optional[Tuple[float, float]]
 
 
-# ----------------------------------------------------------------- registry ----
-_registry_cache: dict | None = None
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    """One initializer: its function, kind ("elementwise", "fan" or "structured"), the
+    weight layout it reads fans from ("torch", "jax" or None), whether it draws stream
+    words, its distribution parameters, and whether a region costs only its own size."""
+
+    name: str
+    func: Callable[..., np.ndarray]
+    kind: str
+    layout: Optional[str]
+    random: bool
+    params: Tuple[str, ...]
+    region_fill: bool
+    moments_of: Optional[Callable[[tuple, Dict[str, Any]], Moments]] = dataclasses.field(
+        default=None, repr=False, compare=False)
+
+    def defaults(self) -> Dict[str, Any]:
+        """Parameter -> default (inspect.Parameter.empty when required)."""
+        sig = _signature(self.func)
+        return {k: sig.parameters[k].default for k in self.params}
+
+    def bind(self, params: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+        """`params` with the defaults of the others filled in."""
+        out = {k: v for k, v in self.defaults().items() if v is not inspect.Parameter.empty}
+        out.update(params or {})
+        return out
+
+    def moments(self, shape: Any, params: Optional[Mapping[str, Any]] = None) -> Moments:
+        """Expected (mean, std) of the values on `shape`, or None without a closed form."""
+        if self.moments_of is None:
+            return None
+        return self.moments_of(tuple(_validate.check_shape(shape)), self.bind(params))
 
 
-def _looks_like_fill(fn) -> bool:
-    try:
-        params = list(inspect.signature(fn).parameters)
-    except (TypeError, ValueError):
-        return False
-    return bool(params) and params[0] == "shape" and "out" in params and "dtype" in params
+class Registered(Protocol, Generic[P, R]):  # type: ignore[misc]
+    """A registered initializer: the function itself, plus ``with_(**params)``."""
+
+    __name__: str
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R: ...  # type: ignore[valid-type]
+
+    def with_(self, **params: Any) -> "Initializer": ...
 
 
-def available_initializers() -> dict:
-    """Name -> fill function for every initializer fastinit knows (sorted by name).
+_ENTRIES: Dict[str, Entry] = {}
 
-    >>> import fastinit.io
-    >>> "trunc_normal" in fastinit.io.available_initializers()
-    True
+
+@functools.lru_cache(maxsize=None)
+def _signature(fn):
+    return inspect.signature(fn)
+
+
+def _params_of(fn):
+    return tuple(name for i, (name, p) in enumerate(_signature(fn).parameters.items())
+                 if i and name not in COMMON_KEYWORDS and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD))
+
+
+def register(kind: str, *, layout: Optional[str] = None, random: Optional[bool] = None,
+             moments: Optional[Callable[[tuple, Dict[str, Any]], Moments]] = None,
+             name: Optional[str] = None) -> Callable[[Callable[P, R]], "Registered[P, R]"]:
+    """Record the decorated fill function under its name (one Entry) and give it
+    ``with_``: the one line that makes an initializer known everywhere.  `random`
+    defaults to whether the function takes a seed."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+
+    def deco(fn):
+        key = name or fn.__name__
+        draws = "seed" in _signature(fn).parameters if random is None else random
+        _ENTRIES[key] = Entry(key, fn, kind, layout, draws, _params_of(fn), kind != "structured",
+                              moments)
+
+        def with_(**params):
+            from .factory import Initializer
+
+            return Initializer(key, **params)
+
+        with_.__doc__ = f"fastinit.initializer({key!r}, **params): {key} configured once, called many times."
+        fn.with_ = with_
+        return fn
+
+    return deco
+
+
+def available_initializers() -> Dict[str, Entry]:
+    """Name -> Entry for every initializer fastinit knows, sorted by name.
+
+    >>> import fastinit
+    >>> e = fastinit.available_initializers()["he_normal"]
+    >>> e.kind, e.layout, e.random, e.region_fill
+    ('fan', 'jax', True, True)
     """
-    global _registry_cache
-    if _registry_cache is None:
-        reg = {name: getattr(fills, name) for name in _CORE_NAMES}
+    return dict(sorted(_ENTRIES.items()))
+
+
+def _unknown(init):
+    return ValueError(f"unknown initializer {init!r}: use one of {', '.join(sorted(_ENTRIES))}")
+
+
+def entry_of(init: Any) -> Entry:
+    """The Entry of a name, a registered function or a configured Initializer; a
+    function fastinit does not know gets an Entry read from its signature."""
+    from .factory import Initializer
+
+    if isinstance(init, str):
+        e = _ENTRIES.get(init.strip())
+        if e is None:
+            raise _unknown(init)
+        return e
+    if isinstance(init, Initializer):
+        return _ENTRIES[init.name]
+    if callable(init) and not inspect.isclass(init):
+        name = getattr(init, "__name__", None)
+        e = _ENTRIES.get(name) if isinstance(name, str) else None
+        if e is not None and e.func is init:
+            return e
         try:
-            from .. import initializers as _inits
-        except ImportError:  # not written yet in this checkout: the core fills only
-            _inits = None
-        if _inits is not None:
-            for name in getattr(_inits, "__all__", [n for n in dir(_inits) if not n.startswith("_")]):
-                fn = getattr(_inits, name, None)
-                if callable(fn) and not inspect.isclass(fn) and _looks_like_fill(fn):
-                    reg.setdefault(name, fn)
-        _registry_cache = dict(sorted(reg.items()))
-    return dict(_registry_cache)
+            sig = _signature(init)
+        except (TypeError, ValueError):
+            raise TypeError(f"init {init!r} has no inspectable signature: pass an initializer name") from None
+        return Entry(name or type(init).__name__, init, "elementwise", None, "seed" in sig.parameters,
+                     _params_of(init), "region" in sig.parameters)
+    raise TypeError(f"init must be an initializer name, a fill function or a fastinit.Initializer, "
+                    f"got {type(init).__name__}")
 
 
-def get_initializer(init):
-    """The fill function for `init`: a registered name, or a callable used as is.
+def resolve(init: Any, params: Optional[Mapping[str, Any]] = None) -> Tuple[Entry, Dict[str, Any]]:
+    """(Entry, parameters) for `init`: a name, a registered function or a configured
+    Initializer (its configured parameters, `params` on top).  Common keywords an
+    Initializer was configured with (dtype, stream, threads) stay in the dict."""
+    from .factory import Initializer
 
-    >>> import fastinit, fastinit.io
-    >>> fastinit.io.get_initializer("normal") is fastinit.normal
-    True
-    """
-    if callable(init):
-        return init
-    if not isinstance(init, str):
-        raise TypeError(f"init must be an initializer name or a function, got {type(init).__name__}")
-    reg = available_initializers()
-    fn = reg.get(init.strip())
-    if fn is None:
-        raise ValueError(f"unknown initializer {init!r}: use one of {', '.join(reg)}")
-    return fn
+    entry = entry_of(init)
+    merged = dict(init.params) if isinstance(init, Initializer) else {}
+    merged.update(params or {})
+    return entry, merged
 
 
-def _init_name(init) -> str:
-    return init.strip() if isinstance(init, str) else getattr(init, "__name__", type(init).__name__)
+def check_params(entry: Entry, params: Mapping[str, Any]) -> None:
+    """TypeError for a parameter `entry` does not take, with the one message for it."""
+    unknown = [k for k in params if k not in entry.params]
+    if unknown and not _accepts_var_keywords(entry.func):
+        takes = ", ".join(entry.params) if entry.params else "no parameters"
+        raise TypeError(f"{entry.name} does not take {', '.join(map(repr, unknown))}; it takes {takes}")
 
 
-def supports_region(init) -> bool:
-    """True when a region fill of `init` computes only that region (elementwise and
-    fan-based initializers), False for structured ones (orthogonal, sparse, eye, ...)."""
-    fn = get_initializer(init)
-    if _init_name(init) in STRUCTURED:
-        return False
-    try:
-        return "region" in inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
+class Filler:
+    """One validated (init, parameters, seed, stream, dtype) ready to fill any region.
 
-
-def init_parameters(init) -> dict:
-    """Distribution parameters of `init` (name -> default, or inspect.Parameter.empty
-    when required), and whether it takes a seed, as ``(params, takes_seed)``."""
-    fn = get_initializer(init)
-    sig = inspect.signature(fn)
-    params = {}
-    for i, (name, p) in enumerate(sig.parameters.items()):
-        if i == 0 or name in COMMON_KEYWORDS or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-            continue
-        params[name] = p.default
-    return params, "seed" in sig.parameters
-
-
-def _accepts_var_keywords(fn) -> bool:
-    return any(p.kind == p.VAR_KEYWORD for p in inspect.signature(fn).parameters.values())
-
-
-class _Filler:
-    """One validated (init, parameters, seed, stream, dtype) ready to fill any region."""
+    `init` as in resolve(); configured dtype/stream apply unless given here."""
 
     def __init__(self, shape, init, seed, stream, dtype, params):
-        self.fn = get_initializer(init)
-        self.name = _init_name(init)
+        self.entry, merged = resolve(init, params)
+        if "dtype" in merged:
+            configured = merged.pop("dtype")
+            dtype = configured if dtype is None else dtype
+        if "stream" in merged:
+            configured = merged.pop("stream")
+            stream = configured if stream in (None, 0) else stream
+        merged.pop("threads", None)
+        self.fn = self.entry.func
+        self.name = self.entry.name
         self.shape = _validate.check_shape(shape)
         self.dtype = _validate.resolve_dtype("float32" if dtype is None else dtype)
-        known, takes_seed = init_parameters(self.fn)
-        unknown = [k for k in params if k not in known]
-        if unknown and not _accepts_var_keywords(self.fn):
-            takes = ", ".join(known) if known else "no parameters"
-            raise TypeError(f"{self.name} does not take {', '.join(map(repr, unknown))}; it takes {takes}")
-        self.params = dict(params)
-        self.kwargs = dict(params)
-        if takes_seed:
+        check_params(self.entry, merged)
+        self.params = dict(merged)
+        self.kwargs = dict(merged)
+        stream = 0 if stream is None else stream
+        if self.entry.random:
             self.kwargs["seed"] = seed
             self.kwargs["stream"] = stream
         elif seed is not None:
-            _validate.check_seed(seed)  # still reject a malformed seed, though this init ignores it
+            _validate.check_seed(seed)  # a malformed seed is refused even where unused
+        self.stream = stream
         _validate.stream_id(stream)
-        self.elementwise = supports_region(init)
+        self.elementwise = self.entry.region_fill
 
     def fill(self, region=None, out=None, threads=None):
         kw = dict(self.kwargs)
@@ -146,76 +240,52 @@ class _Filler:
             self.fill(region=region, threads=1)
 
 
-# ----------------------------------------------------------- expected moments ----
-def _std_trunc(mean, std, a, b):
-    """Mean and std of N(mean, std^2) truncated to [mean + a std, mean + b std]."""
-    def pdf(x):
-        return 0.0 if math.isinf(x) else math.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
-
-    def cdf(x):
-        return 0.5 * math.erfc(-x / math.sqrt(2))
-
-    z = cdf(b) - cdf(a) if a < 0 else cdf(-a) - cdf(-b)  # complement side keeps tails exact
-    if z <= 0:
-        return None
-    xa = 0.0 if math.isinf(a) else a * pdf(a)
-    xb = 0.0 if math.isinf(b) else b * pdf(b)
-    m = (pdf(a) - pdf(b)) / z
-    var = 1 + (xa - xb) / z - m * m
-    return mean + std * m, std * math.sqrt(max(var, 0.0))
+_Filler = Filler  # the writers' old name, kept until they switch
 
 
-def expected_moments(init, shape, params=None):
+def expected_moments(init: Any, shape: Any, params: Optional[Mapping[str, Any]] = None) -> Moments:
     """The (mean, std) that `init` with `params` should produce on `shape`, from its
-    formula (REFERENCE.md), or None when fastinit has no closed form for it.
+    record (REFERENCE.md's formulas), or None when there is no closed form.
 
     >>> import fastinit.io
     >>> fastinit.io.expected_moments("uniform", (10,), {"low": 0, "high": 12})
     (6.0, 3.4641016151377544)
     """
     try:
-        return _expected(init, shape, dict(params or {}))
+        entry, merged = resolve(init, params)
+        for k in COMMON_KEYWORDS:
+            merged.pop(k, None)
+        return entry.moments(shape, merged)
     except Exception:  # a closed form is a nicety; never let it break a write
         return None
 
 
-def _expected(init, shape, params):
-    name = _init_name(init)
-    fn = get_initializer(init)
-    sig = inspect.signature(fn)
-    bound = sig.bind_partial(tuple(shape), **params)
-    bound.apply_defaults()
-    a = bound.arguments
-    if name == "uniform":
-        return (a["low"] + a["high"]) / 2, (a["high"] - a["low"]) / math.sqrt(12)
-    if name == "normal":
-        return float(a["mean"]), float(a["std"])
-    if name == "trunc_normal":
-        return _std_trunc(a["mean"], a["std"], a["lower"], a["upper"])
-    if name in ("full", "constant"):
-        return float(a["value"]), 0.0
-    if name == "zeros":
-        return 0.0, 0.0
-    if name == "ones":
-        return 1.0, 0.0
-    from .. import initializers as inits
+# ------------------------------------------------------ compatibility views ----
+def get_initializer(init: Any) -> Callable[..., np.ndarray]:
+    """The fill function for `init`: a registered name, or a callable used as is."""
+    if callable(init) and not isinstance(init, str):
+        return init
+    if not isinstance(init, str):
+        raise TypeError(f"init must be an initializer name or a function, got {type(init).__name__}")
+    return entry_of(init).func
 
-    if name in ("xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal"):
-        fan_in, fan_out = inits.fans(tuple(shape), layout=a.get("layout", "torch"))
-        if name.startswith("xavier"):
-            return 0.0, a.get("gain", 1.0) * math.sqrt(2.0 / (fan_in + fan_out))
-        gain = inits.calculate_gain(a.get("nonlinearity", "leaky_relu"), a.get("a", 0))
-        fan = fan_in if a.get("mode", "fan_in") == "fan_in" else fan_out
-        return 0.0, gain / math.sqrt(fan)
-    family = {"glorot": (1.0, "fan_avg"), "he": (2.0, "fan_in"), "lecun": (1.0, "fan_in")}
-    prefix = name.split("_")[0]
-    if name == "variance_scaling" or (prefix in family and name.endswith(("_normal", "_uniform"))):
-        scale, mode = (a.get("scale", 1.0), a.get("mode", "fan_in")) if name == "variance_scaling" \
-            else family[prefix]
-        axes = {k: a[k] for k in ("in_axis", "out_axis", "batch_axis") if k in a}
-        fan_in, fan_out = inits.fans(tuple(shape), layout="jax", **axes)
-        n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2,
-             "fan_geo_avg": math.sqrt(fan_in * fan_out)}[mode]
-        # truncated_normal carries the 0.8796 correction, so every distribution has this std
-        return 0.0, math.sqrt(scale / max(1.0, n))
-    return None
+
+def supports_region(init: Any) -> bool:
+    """True when a region fill of `init` computes only that region."""
+    return entry_of(init).region_fill
+
+
+def init_parameters(init: Any) -> Tuple[Dict[str, Any], bool]:
+    """(parameter -> default or inspect.Parameter.empty, takes a seed) of `init`."""
+    e = entry_of(init)
+    return e.defaults(), e.random
+
+
+def _accepts_var_keywords(fn) -> bool:
+    return any(p.kind == p.VAR_KEYWORD for p in _signature(fn).parameters.values())
+
+
+def __getattr__(attr: str) -> Union[frozenset, Any]:
+    if attr == "STRUCTURED":  # the old list, now read from the records
+        return frozenset(n for n, e in _ENTRIES.items() if e.kind == "structured")
+    raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")

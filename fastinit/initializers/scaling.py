@@ -5,10 +5,26 @@ corrected by TRUNC_STD_2, jax layout).
 from __future__ import annotations
 
 import math
+from typing import Any, Dict, Optional, Protocol, Sequence, Tuple, Union
+
+import numpy as np
 
 from .. import fills
-from .._validate import as_float, check_shape
-from .fans import _check_core_kw, _empty_result, _fan_for_mode, _numel, calculate_gain, fans
+from .._validate import (
+    CONS_FINITE,
+    CONS_POSITIVE,
+    DTypeLike,
+    RegionLike,
+    ShapeLike,
+    StreamLike,
+    check_choice,
+    check_constraint,
+    check_params,
+    check_shape,
+    target,
+)
+from .fans import _fan_for_mode, calculate_gain, fans
+from .registry import register
 
 # std of a standard normal truncated to [-2, 2] (JAX and Keras use this constant)
 TRUNC_STD_2 = 0.87962566103423978
@@ -20,9 +36,37 @@ _VS_MODES = ["fan_in", "fan_out", "fan_avg", "fan_geo_avg"]
 _VS_DISTRIBUTIONS = ["truncated_normal", "normal", "uniform"]
 
 
+Axes = Union[int, Sequence[int]]
+
+
+def _finite(value, what):
+    """A derived scale, refused (not passed on as inf) when it overflows float64."""
+    if not math.isfinite(value):
+        raise ValueError(f"{what} overflows float64: use a smaller value")
+    return value
+
+
+def _xavier_moments(shape, p):
+    fan_in, fan_out = fans(shape, layout=p["layout"])
+    return 0.0, p["gain"] * math.sqrt(2.0 / (fan_in + fan_out))
+
+
+def _kaiming_moments(shape, p):
+    return 0.0, _kaiming_std(shape, p["a"], p["mode"], p["nonlinearity"], p["layout"])
+
+
+def _vs_moments(shape, p):
+    fan_in, fan_out = fans(shape, "jax", p["in_axis"], p["out_axis"], p["batch_axis"])
+    n = _fan_for_mode(fan_in, fan_out, p["mode"], _VS_MODES)
+    # truncated_normal carries the 0.8796 correction, so every distribution has this std
+    return 0.0, math.sqrt(p["scale"] / max(1.0, n))
+
+
 # --------------------------------------------------------- PyTorch family ----
-def xavier_uniform(shape, gain=1.0, *, layout="torch", seed, stream=0, dtype=None, out=None,
-                   region=None, threads=None):
+@register("fan", layout="torch", moments=_xavier_moments)
+def xavier_uniform(shape: ShapeLike, gain: float = 1.0, *, layout: str = "torch", seed: int,
+                   stream: StreamLike = 0, dtype: DTypeLike = None, out: Optional[np.ndarray] = None,
+                   region: RegionLike = None, threads: Optional[int] = None) -> np.ndarray:
     """Xavier/Glorot uniform, as ``torch.nn.init.xavier_uniform_``: U(-a, a) with
     ``a = gain * sqrt(6 / (fan_in + fan_out))``; fans in the torch layout by default.
 
@@ -32,20 +76,21 @@ def xavier_uniform(shape, gain=1.0, *, layout="torch", seed, stream=0, dtype=Non
     >>> bool(abs(w).max() < bound) and abs(float(w.std()) - bound / 3 ** 0.5) < 1e-3
     True
     """
-    gain = as_float("gain", gain)
+    gain = check_constraint("gain", gain, CONS_FINITE)
     dims = check_shape(shape)
     fan_in, fan_out = fans(dims, layout)
-    if _numel(dims) == 0:
-        _check_core_kw(seed, stream, threads)
-        return _empty_result(dims, dtype, out, region)
+    t = target(dims, seed=seed, stream=stream, dtype=dtype, out=out, region=region, threads=threads)
+    if t.size == 0 or math.prod(dims) == 0:
+        return t.result()
     std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
-    bound = math.sqrt(3.0) * std
-    return fills.uniform(dims, -bound, bound, seed=seed, stream=stream, dtype=dtype, out=out,
-                        region=region, threads=threads)
+    bound = _finite(math.sqrt(3.0) * std, f"the bound of gain={gain}")
+    return fills.fill_target("uniform", check_params("uniform", -bound, bound), t)
 
 
-def xavier_normal(shape, gain=1.0, *, layout="torch", seed, stream=0, dtype=None, out=None,
-                  region=None, threads=None):
+@register("fan", layout="torch", moments=_xavier_moments)
+def xavier_normal(shape: ShapeLike, gain: float = 1.0, *, layout: str = "torch", seed: int,
+                  stream: StreamLike = 0, dtype: DTypeLike = None, out: Optional[np.ndarray] = None,
+                  region: RegionLike = None, threads: Optional[int] = None) -> np.ndarray:
     """Xavier/Glorot normal, as ``torch.nn.init.xavier_normal_``: untruncated N(0, std^2)
     with ``std = gain * sqrt(2 / (fan_in + fan_out))``.
 
@@ -54,35 +99,38 @@ def xavier_normal(shape, gain=1.0, *, layout="torch", seed, stream=0, dtype=None
     >>> abs(float(w.std()) - (2 / 1024) ** 0.5) < 1e-3
     True
     """
-    gain = as_float("gain", gain)
+    gain = check_constraint("gain", gain, CONS_FINITE)
     dims = check_shape(shape)
     fan_in, fan_out = fans(dims, layout)
-    if _numel(dims) == 0:
-        _check_core_kw(seed, stream, threads)
-        return _empty_result(dims, dtype, out, region)
-    std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
-    return fills.normal(dims, 0.0, std, seed=seed, stream=stream, dtype=dtype, out=out,
-                       region=region, threads=threads)
+    t = target(dims, seed=seed, stream=stream, dtype=dtype, out=out, region=region, threads=threads)
+    if t.size == 0 or math.prod(dims) == 0:
+        return t.result()
+    std = _finite(gain * math.sqrt(2.0 / float(fan_in + fan_out)), f"the std of gain={gain}")
+    return fills.fill_target("normal", check_params("normal", 0.0, std), t)
 
 
 def _kaiming_std(dims, a, mode, nonlinearity, layout):
-    if not isinstance(mode, str):
-        raise ValueError(f"Mode {mode} not supported, please use one of ['fan_in', 'fan_out']")
-    mode = mode.lower()
-    if mode not in ("fan_in", "fan_out"):
-        raise ValueError(f"Mode {mode} not supported, please use one of ['fan_in', 'fan_out']")
-    gain = calculate_gain(nonlinearity, a)
+    mode = check_choice("mode", mode.lower() if isinstance(mode, str) else mode, ("fan_in", "fan_out"),
+                        f"Mode {mode} not supported, please use one of ['fan_in', 'fan_out']")
+    try:
+        gain = calculate_gain(nonlinearity, a)
+    except OverflowError:
+        raise ValueError(f"a={a!r} is too large: the leaky_relu gain sqrt(2 / (1 + a**2)) overflows "
+                         "float64; use a negative slope below 1e150 in magnitude") from None
     if layout not in ("torch", "jax"):
         fans((1, 1), layout)  # raises the layout error
-    if _numel(dims) == 0:
+    if math.prod(dims) == 0:
         return None  # PyTorch returns before computing fans for zero-element tensors
     fan_in, fan_out = fans(dims, layout)
     fan = fan_in if mode == "fan_in" else fan_out
     return gain / math.sqrt(fan)
 
 
-def kaiming_uniform(shape, a=0, mode="fan_in", nonlinearity="leaky_relu", *, layout="torch",
-                    seed, stream=0, dtype=None, out=None, region=None, threads=None):
+@register("fan", layout="torch", moments=_kaiming_moments)
+def kaiming_uniform(shape: ShapeLike, a: float = 0, mode: str = "fan_in", nonlinearity: str = "leaky_relu", *,
+                    layout: str = "torch", seed: int, stream: StreamLike = 0, dtype: DTypeLike = None,
+                    out: Optional[np.ndarray] = None, region: RegionLike = None,
+                    threads: Optional[int] = None) -> np.ndarray:
     """Kaiming/He uniform, as ``torch.nn.init.kaiming_uniform_``: U(-b, b) with
     ``b = gain * sqrt(3 / fan)``, gain = calculate_gain(nonlinearity, a), fan from `mode`
     ("fan_in" or "fan_out").  ``a=math.sqrt(5)`` gives nn.Linear's default weight
@@ -95,16 +143,18 @@ def kaiming_uniform(shape, a=0, mode="fan_in", nonlinearity="leaky_relu", *, lay
     """
     dims = check_shape(shape)
     std = _kaiming_std(dims, a, mode, nonlinearity, layout)
-    if std is None:
-        _check_core_kw(seed, stream, threads)
-        return _empty_result(dims, dtype, out, region)
+    t = target(dims, seed=seed, stream=stream, dtype=dtype, out=out, region=region, threads=threads)
+    if std is None or t.size == 0:
+        return t.result()
     bound = math.sqrt(3.0) * std
-    return fills.uniform(dims, -bound, bound, seed=seed, stream=stream, dtype=dtype, out=out,
-                        region=region, threads=threads)
+    return fills.fill_target("uniform", check_params("uniform", -bound, bound), t)
 
 
-def kaiming_normal(shape, a=0, mode="fan_in", nonlinearity="leaky_relu", *, layout="torch",
-                   seed, stream=0, dtype=None, out=None, region=None, threads=None):
+@register("fan", layout="torch", moments=_kaiming_moments)
+def kaiming_normal(shape: ShapeLike, a: float = 0, mode: str = "fan_in", nonlinearity: str = "leaky_relu", *,
+                   layout: str = "torch", seed: int, stream: StreamLike = 0, dtype: DTypeLike = None,
+                   out: Optional[np.ndarray] = None, region: RegionLike = None,
+                   threads: Optional[int] = None) -> np.ndarray:
     """Kaiming/He normal, as ``torch.nn.init.kaiming_normal_``: untruncated N(0, std^2) with
     ``std = gain / sqrt(fan)``.
 
@@ -115,17 +165,19 @@ def kaiming_normal(shape, a=0, mode="fan_in", nonlinearity="leaky_relu", *, layo
     """
     dims = check_shape(shape)
     std = _kaiming_std(dims, a, mode, nonlinearity, layout)
-    if std is None:
-        _check_core_kw(seed, stream, threads)
-        return _empty_result(dims, dtype, out, region)
-    return fills.normal(dims, 0.0, std, seed=seed, stream=stream, dtype=dtype, out=out,
-                       region=region, threads=threads)
+    t = target(dims, seed=seed, stream=stream, dtype=dtype, out=out, region=region, threads=threads)
+    if std is None or t.size == 0:
+        return t.result()
+    return fills.fill_target("normal", check_params("normal", 0.0, std), t)
 
 
 # ------------------------------------------------------------ JAX family ----
-def variance_scaling(shape, scale=1.0, mode="fan_in", distribution="truncated_normal", *,
-                     in_axis=-2, out_axis=-1, batch_axis=(), seed, stream=0, dtype=None,
-                     out=None, region=None, threads=None):
+@register("fan", layout="jax", moments=_vs_moments)
+def variance_scaling(shape: ShapeLike, scale: float = 1.0, mode: str = "fan_in",
+                     distribution: str = "truncated_normal", *, in_axis: Axes = -2,
+                     out_axis: Axes = -1, batch_axis: Axes = (), seed: int, stream: StreamLike = 0,
+                     dtype: DTypeLike = None, out: Optional[np.ndarray] = None,
+                     region: RegionLike = None, threads: Optional[int] = None) -> np.ndarray:
     """Variance scaling, as ``jax.nn.initializers.variance_scaling``: variance = scale / n.
 
     n is fan_in, fan_out, fan_avg = (fan_in + fan_out) / 2 or fan_geo_avg = sqrt(fan_in *
@@ -145,32 +197,43 @@ def variance_scaling(shape, scale=1.0, mode="fan_in", distribution="truncated_no
     >>> abs(float(w.std()) - (2 / (9 * 64)) ** 0.5) < 1e-3
     True
     """
-    scale = as_float("scale", scale)
-    if not scale > 0:
-        raise ValueError(f"scale must be a positive number, got {scale}")
-    if not isinstance(mode, str) or mode not in _VS_MODES:
-        raise ValueError(f"Mode {mode} not supported, please use one of {_VS_MODES}")
+    scale = check_constraint("scale", scale, CONS_POSITIVE)
+    check_choice("mode", mode, _VS_MODES, f"Mode {mode} not supported, please use one of {_VS_MODES}")
     if distribution == "untruncated_normal":
         distribution = "normal"
-    if not isinstance(distribution, str) or distribution not in _VS_DISTRIBUTIONS:
-        raise ValueError(f"Distribution {distribution} not supported, please use one of "
-                         f"{_VS_DISTRIBUTIONS} (or 'untruncated_normal')")
+    check_choice("distribution", distribution, _VS_DISTRIBUTIONS,
+                 f"Distribution {distribution} not supported, please use one of "
+                 f"{_VS_DISTRIBUTIONS} (or 'untruncated_normal')")
     dims = check_shape(shape)
     fan_in, fan_out = fans(dims, "jax", in_axis, out_axis, batch_axis)
-    if _numel(dims) == 0:
-        _check_core_kw(seed, stream, threads)
-        return _empty_result(dims, dtype, out, region)
-    variance = scale / _fan_for_mode(fan_in, fan_out, mode, _VS_MODES)
-    kw = dict(seed=seed, stream=stream, dtype=dtype, out=out, region=region, threads=threads)
+    t = target(dims, seed=seed, stream=stream, dtype=dtype, out=out, region=region, threads=threads)
+    if t.size == 0 or math.prod(dims) == 0:
+        return t.result()
+    variance = _finite(scale / _fan_for_mode(fan_in, fan_out, mode, _VS_MODES), f"scale={scale} / fan")
     if distribution == "truncated_normal":
-        return fills.trunc_normal(dims, 0.0, math.sqrt(variance) / TRUNC_STD_2, -2.0, 2.0, **kw)
+        std = math.sqrt(variance) / TRUNC_STD_2
+        return fills.fill_target("trunc_normal", check_params("trunc_normal", 0.0, std, -2.0, 2.0), t)
     if distribution == "normal":
-        return fills.normal(dims, 0.0, math.sqrt(variance), **kw)
+        return fills.fill_target("normal", check_params("normal", 0.0, math.sqrt(variance)), t)
     bound = math.sqrt(3.0 * variance)
-    return fills.uniform(dims, -bound, bound, **kw)
+    return fills.fill_target("uniform", check_params("uniform", -bound, bound), t)
 
 
-def _vs_alias(name, scale, mode, distribution, matches):
+class VarianceScalingAlias(Protocol):
+    """glorot_*, he_*, lecun_*: variance_scaling with fixed scale, mode and distribution."""
+
+    __name__: str
+
+    def __call__(self, shape: ShapeLike, *, in_axis: Axes = -2, out_axis: Axes = -1,
+                 batch_axis: Axes = (), seed: int, stream: StreamLike = 0, dtype: DTypeLike = None,
+                 out: Optional[np.ndarray] = None, region: RegionLike = None,
+                 threads: Optional[int] = None) -> np.ndarray: ...
+
+    def with_(self, **params: Any) -> Any: ...
+
+
+def _vs_alias(name: str, scale: float, mode: str, distribution: str,
+              matches: str) -> VarianceScalingAlias:
     def init(shape, *, in_axis=-2, out_axis=-1, batch_axis=(), seed, stream=0, dtype=None,
              out=None, region=None, threads=None):
         return variance_scaling(shape, scale, mode, distribution, in_axis=in_axis,
@@ -191,7 +254,11 @@ def _vs_alias(name, scale, mode, distribution, matches):
         f"    >>> w = fastinit.{name}((3, 3, 64, 128), seed=0)\n"
         f"    >>> w.shape\n"
         f"    (3, 3, 64, 128)\n")
-    return init
+
+    def moments(shape: Tuple[int, ...], p: Dict[str, Any]) -> Optional[Tuple[float, float]]:
+        return _vs_moments(shape, dict(p, scale=scale, mode=mode))
+
+    return register("fan", layout="jax", moments=moments)(init)  # type: ignore[return-value]
 
 
 glorot_uniform = _vs_alias("glorot_uniform", 1.0, "fan_avg", "uniform",

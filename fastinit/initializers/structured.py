@@ -1,5 +1,8 @@
 """Structured initializers: orthogonal (QR with BLAS pinned to one thread), eye,
 identity, dirac, delta_orthogonal and sparse.
+
+Each resolves its target once (fastinit._validate.target), computes everything that
+allocates, checks the values' range, and only then writes to ``out``.
 """
 from __future__ import annotations
 
@@ -7,29 +10,39 @@ import contextlib
 import math
 import threading
 import warnings
+from typing import Optional
 
 import numpy as np
 
-from .. import _validate, fills
-from .._validate import as_float, as_int, check_threads, resolve_target, stream_id
-from .fans import _axes, _numel
+from .. import fills
+from .._validate import (
+    CONS_FINITE,
+    DTypeLike,
+    RegionLike,
+    ShapeLike,
+    StreamLike,
+    Target,
+    as_int,
+    check_constraint,
+    check_in_range,
+    round_to,
+    target,
+)
+from .fans import _axes
+from .registry import register
 
 
 # ----------------------------------------------------- structured helpers ----
-def _round_to(values, dt):
-    """float64 values rounded to `dt`; 16-bit types through float32, as the core does."""
-    if dt.itemsize == 2:
-        return np.asarray(values, dtype=np.float64).astype(np.float32).astype(dt)
-    return np.asarray(values, dtype=np.float64).astype(dt)
+def _zeroed(t):
+    """The target's array (`out`, or a new one) set to zero by the threaded core."""
+    result = t.result()
+    if result.size:
+        fills.fill_target("constant", (0.0,), _with_out(t, result))
+    return result
 
 
-def _zeros_target(lens, dt, out, threads):
-    """`out` (or a new array) of shape `lens` set to zero by the threaded core."""
-    if out is None:
-        out = np.empty(lens, dtype=dt)
-    if out.size == 0:
-        return out  # NumPy gives empty arrays zero strides, which the core's out check refuses
-    return fills.full(lens, 0.0, out=out, threads=threads)
+def _with_out(t, out):
+    return Target(t.dims, t.starts, t.lens, t.dtype, out, t.seed, t.stream, t.threads)
 
 
 # A reference-counted pin of the BLAS thread pool to one thread: LAPACK's blocked QR may
@@ -73,10 +86,24 @@ def _blas_controller_or_none():
     return _blas_controller or None
 
 
+# QR workers abandoned by Ctrl-C: each holds one level of the pin until it finishes
+# (the BLAS's thread count is set from the calling thread, and must not change under a
+# running call); finished ones are released at the next pin.
+_orphans = []
+
+
+def _release_finished_orphans():
+    global _blas_depth
+    for w in [w for w in _orphans if not w.is_alive()]:
+        _orphans.remove(w)
+        _blas_depth -= 1
+
+
 @contextlib.contextmanager
 def _one_blas_thread():
     global _blas_depth, _blas_restore
     with _blas_lock:
+        _release_finished_orphans()
         if _blas_depth == 0:
             ctl = _blas_controller_or_none()
             _blas_restore = None
@@ -101,22 +128,96 @@ def _one_blas_thread():
                     _blas_restore = None
 
 
-def _orthogonal_matrix(rows, cols, seed, stream, threads):
+# LAPACK's QR does not poll for signals: above this many elements it runs in a worker
+# thread while the caller, holding the BLAS pin, waits in short interruptible steps.
+QR_IN_THREAD = 1 << 18
+
+
+def _qr_interruptible(g):
+    global _blas_depth
+    with _one_blas_thread():
+        if g.size < QR_IN_THREAD:
+            return np.linalg.qr(g)
+        result = {}
+
+        def work():
+            try:
+                result["qr"] = np.linalg.qr(g)
+            except BaseException as exc:  # handed to the caller
+                result["error"] = exc
+
+        worker = threading.Thread(target=work, name="fastinit-qr", daemon=True)
+        worker.start()
+        try:
+            while worker.is_alive():
+                worker.join(0.05)
+        except KeyboardInterrupt:
+            with _blas_lock:  # the abandoned worker keeps the pin until it finishes
+                _blas_depth += 1
+                _orphans.append(worker)
+            raise
+    if "error" in result:
+        raise result["error"]
+    return result["qr"]
+
+
+def _orthogonal_matrix(rows, cols, t):
     """float64 (rows, cols) matrix with orthonormal rows or columns (Haar distributed)."""
-    g = fills.normal((rows, cols), seed=seed, stream=stream, dtype="float64", threads=threads)
+    g = fills.fill_target("normal", (0.0, 1.0), t.whole((rows, cols), np.dtype(np.float64)))
     if rows < cols:
         g = g.T
-    with _one_blas_thread():
-        q, r = np.linalg.qr(g)
+    q, r = _qr_interruptible(g)
     d = np.sign(np.diagonal(r))
     d[d == 0] = 1.0  # a zero pivot (probability 0) keeps its column rather than zeroing it
     q *= d
     return q.T if rows < cols else q
 
 
+def _orthogonal_region(t, gain, column_axis, name):
+    """The region of gain * orthogonal(t.dims) rounded to t.dtype, refused (before
+    anything is written) when a value overflows the dtype."""
+    dims = t.dims
+    if column_axis is None:
+        rows = dims[0]
+        cols = math.prod(dims) // rows
+        full = _orthogonal_matrix(rows, cols, t).reshape(dims)
+    else:
+        cols = dims[column_axis]
+        rows = math.prod(dims) // cols
+        q = _orthogonal_matrix(rows, cols, t)
+        rest = dims[:column_axis] + dims[column_axis + 1:]
+        full = np.moveaxis(q.reshape(rest + (cols,)), -1, column_axis)
+    part = full[t.region]
+    if gain != 1.0:
+        part = part * gain
+    values = round_to(part, t.dtype)
+    if values.size and not np.isfinite(values).all():
+        largest = float(np.abs(full).max()) * abs(gain)  # of the whole tensor: one message for every region
+        raise ValueError(f"{name}={gain!r} is too large for {t.dtype.name}: values reach {largest:.6g}, "
+                         f"beyond its largest finite value; use a smaller {name} or a wider dtype")
+    return values
+
+
+def _orthogonal_moments(shape, p):
+    if p["column_axis"] is None:
+        rows, cols = shape[0], math.prod(shape[1:])
+    else:
+        cols = shape[p["column_axis"]]
+        rows = math.prod(shape) // cols
+    return 0.0, abs(p["gain"]) / math.sqrt(max(rows, cols))
+
+
+def _diagonal_moments(count, size, value):
+    mean = value * count / size
+    return mean, math.sqrt(max(value * value * count / size - mean * mean, 0.0))
+
+
 # ---------------------------------------------------------------- structured ----
-def orthogonal(shape, gain=1.0, *, column_axis=None, seed, stream=0, dtype=None, out=None,
-               region=None, threads=None):
+@register("structured", layout="torch", moments=_orthogonal_moments)
+def orthogonal(shape: ShapeLike, gain: float = 1.0, *, column_axis: Optional[int] = None,
+               seed: int, stream: StreamLike = 0, dtype: DTypeLike = None,
+               out: Optional[np.ndarray] = None, region: RegionLike = None,
+               threads: Optional[int] = None) -> np.ndarray:
     """A (semi-)orthogonal matrix times `gain` (Saxe et al. 2013).
 
     column_axis=None (default, ``torch.nn.init.orthogonal_``): the tensor is viewed as a
@@ -131,45 +232,33 @@ def orthogonal(shape, gain=1.0, *, column_axis=None, seed, stream=0, dtype=None,
     installed); Q times sign(diag(R)); transposed back; times gain in float64; rounded to
     `dtype` (16-bit types through float32).  The result does not depend on `threads` or on
     the BLAS thread count.  ``region`` is supported by computing the whole matrix and
-    slicing it.
+    slicing it.  A gain whose values overflow the dtype is refused.
 
     >>> import fastinit, numpy as np
     >>> q = fastinit.orthogonal((3, 5), seed=0, dtype="float64")
     >>> bool(np.allclose(q @ q.T, np.eye(3)))
     True
     """
-    gain = as_float("gain", gain)
-    dims, starts, lens, dt = resolve_target(shape, dtype, out, region)
-    seed = _validate.check_seed(seed)
-    stream = stream_id(stream)
-    nthreads = check_threads(threads)
+    gain = check_constraint("gain", gain, CONS_FINITE)
+    t = target(shape, seed=seed, stream=stream, dtype=dtype, out=out, region=region, threads=threads)
+    dims = t.dims
     if len(dims) < 2:
         raise ValueError("Only tensors with 2 or more dimensions are supported")
     if column_axis is not None:
         column_axis = _axes("column_axis", column_axis, len(dims))[0]
-    if _numel(dims) == 0:
-        return out if out is not None else np.empty(lens, dtype=dt)
-    if column_axis is None:
-        rows = dims[0]
-        cols = _numel(dims) // rows
-        full = _orthogonal_matrix(rows, cols, seed, stream, nthreads).reshape(dims)
-    else:
-        cols = dims[column_axis]
-        rows = _numel(dims) // cols
-        q = _orthogonal_matrix(rows, cols, seed, stream, nthreads)
-        rest = dims[:column_axis] + dims[column_axis + 1:]
-        full = np.moveaxis(q.reshape(rest + (cols,)), -1, column_axis)
-    if gain != 1.0:
-        full = full * gain
-    sl = tuple(slice(s, s + n) for s, n in zip(starts, lens))
-    values = _round_to(full[sl], dt)
+    if math.prod(dims) == 0:
+        return t.result()
+    values = _orthogonal_region(t, gain, column_axis, "gain")
     if out is None:
         return values
     out[...] = values
     return out
 
 
-def eye(shape, *, dtype=None, out=None, region=None, threads=None):
+@register("structured", layout="torch",
+          moments=lambda shape, p: _diagonal_moments(min(shape), math.prod(shape), 1.0))
+def eye(shape: ShapeLike, *, dtype: DTypeLike = None, out: Optional[np.ndarray] = None,
+        region: RegionLike = None, threads: Optional[int] = None) -> np.ndarray:
     """The identity matrix of a 2-D `shape` (ones where row == column), as
     ``torch.nn.init.eye_`` / ``torch.eye(n, m)``.
 
@@ -177,36 +266,50 @@ def eye(shape, *, dtype=None, out=None, region=None, threads=None):
     >>> fastinit.eye((2, 3)).tolist()
     [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]
     """
-    return _scaled_eye(shape, 1.0, dtype, out, region, threads,
-                       "Only tensors with 2 dimensions are supported")
+    t = target(shape, dtype=dtype, out=out, region=region, threads=threads, random=False)
+    if len(t.dims) != 2:
+        raise ValueError("Only tensors with 2 dimensions are supported")
+    return _scaled_eye(t, 1.0)
 
 
-def identity(shape, gain=1.0, *, dtype=None, out=None, region=None, threads=None):
+@register("structured", layout="jax",
+          moments=lambda shape, p: _diagonal_moments(min(shape), math.prod(shape), p["gain"]))
+def identity(shape: ShapeLike, gain: float = 1.0, *, dtype: DTypeLike = None,
+             out: Optional[np.ndarray] = None, region: RegionLike = None,
+             threads: Optional[int] = None) -> np.ndarray:
     """`gain` times the identity matrix of a 2-D `shape`, as Keras's Identity(gain).
 
     >>> import fastinit
     >>> fastinit.identity((2, 2), gain=0.5).tolist()
     [[0.5, 0.0], [0.0, 0.5]]
     """
-    gain = as_float("gain", gain)
-    return _scaled_eye(shape, gain, dtype, out, region, threads, None)
+    gain = check_constraint("gain", gain, CONS_FINITE)
+    t = target(shape, dtype=dtype, out=out, region=region, threads=threads, random=False)
+    if len(t.dims) != 2:
+        raise ValueError("Identity matrix initializer can only be used for 2D matrices. "
+                         f"Received: shape={t.dims} of rank {len(t.dims)}.")
+    check_in_range("gain", gain, t.dtype)
+    return _scaled_eye(t, gain)
 
 
-def _scaled_eye(shape, value, dtype, out, region, threads, message):
-    dims, starts, lens, dt = resolve_target(shape, dtype, out, region)
-    nthreads = check_threads(threads)
-    if len(dims) != 2:
-        raise ValueError(message or ("Identity matrix initializer can only be used for 2D matrices. "
-                                     f"Received: shape={dims} of rank {len(dims)}."))
-    result = _zeros_target(lens, dt, out, nthreads)
-    (r0, c0), (nr, nc) = starts, lens
+def _scaled_eye(t, value):
+    result = _zeroed(t)
+    (r0, c0), (nr, nc) = t.starts, t.lens
     i = np.arange(max(r0, c0), min(r0 + nr, c0 + nc))
     if i.size:
-        result[i - r0, i - c0] = _round_to(value, dt)
+        result[i - r0, i - c0] = round_to(value, t.dtype)
     return result
 
 
-def dirac(shape, groups=1, *, dtype=None, out=None, region=None, threads=None):
+def _dirac_moments(shape, p):
+    count = p["groups"] * min(shape[0] // p["groups"], shape[1])
+    return _diagonal_moments(count, math.prod(shape), 1.0)
+
+
+@register("structured", layout="torch", moments=_dirac_moments)
+def dirac(shape: ShapeLike, groups: int = 1, *, dtype: DTypeLike = None,
+          out: Optional[np.ndarray] = None, region: RegionLike = None,
+          threads: Optional[int] = None) -> np.ndarray:
     """The Dirac delta of a 3-, 4- or 5-D convolution weight ``(out, in, *kernel)``, as
     ``torch.nn.init.dirac_``: for each group g and d < min(out // groups, in), a one at
     ``[g * (out // groups) + d, d, k1 // 2, ...]``, zeros elsewhere.
@@ -216,14 +319,13 @@ def dirac(shape, groups=1, *, dtype=None, out=None, region=None, threads=None):
     >>> w[:, :, 1].tolist(), float(w.sum())
     ([[1.0, 0.0], [0.0, 1.0]], 2.0)
     """
-    dims, starts, lens, dt = resolve_target(shape, dtype, out, region)
-    nthreads = check_threads(threads)
+    t = target(shape, dtype=dtype, out=out, region=region, threads=threads, random=False)
+    dims, starts, lens = t.dims, t.starts, t.lens
     groups = as_int("groups", groups, 1)
     if len(dims) not in (3, 4, 5):
         raise ValueError("Only tensors with 3, 4, or 5 dimensions are supported")
     if dims[0] % groups != 0:
         raise ValueError("dim 0 must be divisible by groups")
-    result = _zeros_target(lens, dt, out, nthreads)
     per_group = dims[0] // groups
     d = np.arange(min(per_group, dims[1]))
     g = np.arange(groups)
@@ -233,13 +335,21 @@ def dirac(shape, groups=1, *, dtype=None, out=None, region=None, threads=None):
     inside = np.ones(out_ch.size, dtype=bool)
     for ax, idx in enumerate(index):
         inside &= (idx >= starts[ax]) & (idx < starts[ax] + lens[ax])
+    result = _zeroed(t)
     if inside.any():
         result[tuple(idx[inside] - starts[ax] for ax, idx in enumerate(index))] = 1.0
     return result
 
 
-def delta_orthogonal(shape, scale=1.0, column_axis=-1, *, seed, stream=0, dtype=None, out=None,
-                     region=None, threads=None):
+def _delta_moments(shape, p):
+    return 0.0, abs(p["scale"]) * math.sqrt(min(shape[-2:]) / math.prod(shape))
+
+
+@register("structured", layout="jax", moments=_delta_moments)
+def delta_orthogonal(shape: ShapeLike, scale: float = 1.0, column_axis: int = -1, *, seed: int,
+                     stream: StreamLike = 0, dtype: DTypeLike = None,
+                     out: Optional[np.ndarray] = None, region: RegionLike = None,
+                     threads: Optional[int] = None) -> np.ndarray:
     """Delta-orthogonal kernel (Xiao et al. 2018), as ``jax.nn.initializers.delta_orthogonal``:
     a 3-, 4- or 5-D kernel in the JAX layout ``(*spatial, in, out)`` with in <= out, zero
     except at the spatial centre ``((k - 1) // 2, ...)``, which holds
@@ -251,92 +361,21 @@ def delta_orthogonal(shape, scale=1.0, column_axis=-1, *, seed, stream=0, dtype=
     >>> bool(np.allclose(m @ m.T, np.eye(4))) and float(abs(w).sum() - abs(m).sum()) == 0.0
     True
     """
-    scale = as_float("scale", scale)
-    dims, starts, lens, dt = resolve_target(shape, dtype, out, region)
-    seed = _validate.check_seed(seed)
-    stream = stream_id(stream)
-    nthreads = check_threads(threads)
+    scale = check_constraint("scale", scale, CONS_FINITE)
+    t = target(shape, seed=seed, stream=stream, dtype=dtype, out=out, region=region, threads=threads)
+    dims, starts, lens = t.dims, t.starts, t.lens
     if len(dims) not in (3, 4, 5):
         raise ValueError("Delta orthogonal initializer requires a 3D, 4D or 5D shape.")
     if dims[-1] < dims[-2]:
         raise ValueError("`fan_in` must be less or equal than `fan_out`. ")
     column_axis = _axes("column_axis", column_axis, 2)[0]
-    result = _zeros_target(lens, dt, out, nthreads)
-    if _numel(dims) == 0:
-        return result
+    if math.prod(dims) == 0:
+        return t.result()
     centre = tuple((k - 1) // 2 for k in dims[:-2])
     if not all(s <= c < s + n for c, s, n in zip(centre, starts, lens)):
-        return result  # the region misses the centre: all zeros, no QR needed
-    matrix = orthogonal(dims[-2:], scale, column_axis=column_axis, seed=seed, stream=stream,
-                        dtype=dt, threads=nthreads)
-    sub = matrix[starts[-2]:starts[-2] + lens[-2], starts[-1]:starts[-1] + lens[-1]]
+        return _zeroed(t)  # the region misses the centre: all zeros, no QR needed
+    matrix_t = Target(dims[-2:], starts[-2:], lens[-2:], t.dtype, None, t.seed, t.stream, t.threads)
+    sub = _orthogonal_region(matrix_t, scale, column_axis, "scale")  # before any write
+    result = _zeroed(t)
     result[tuple(c - s for c, s in zip(centre, starts))] = sub
     return result
-
-
-def sparse(shape, sparsity, std=0.01, *, seed, stream=0, dtype=None, out=None, region=None,
-           threads=None):
-    """A sparse 2-D matrix, as ``torch.nn.init.sparse_`` (Martens 2010): N(0, std^2) values
-    with ``ceil(sparsity * rows)`` zeros in every column.
-
-    Values: ``fastinit.normal(shape, 0, std, seed=seed, stream=stream)``.  Zero positions,
-    decided per element by the stream so they are reproducible and thread independent:
-    with ``U = fastinit.uniform(shape, dtype="float64", seed=seed, stream=mask_stream)`` where
-    ``mask_stream = stream_id("fastinit.sparse:%d" % stream_id(stream))``, element (r, c) is
-    zero when r is among the ``ceil(sparsity * rows)`` smallest of column c ordered by
-    (U[r, c], r).  ``region`` is supported: only the region's values and the ranks of its
-    columns are computed.
-
-    >>> import fastinit
-    >>> w = fastinit.sparse((10, 4), 0.3, seed=0)
-    >>> [int((w[:, c] == 0).sum()) for c in range(4)]
-    [3, 3, 3, 3]
-    """
-    sparsity = as_float("sparsity", sparsity)
-    if not 0.0 <= sparsity <= 1.0:
-        raise ValueError(f"sparsity must be a fraction in [0, 1], got {sparsity}")
-    std = as_float("std", std)
-    if std < 0:
-        raise ValueError(f"std must be >= 0, got {std}")
-    dims, starts, lens, dt = resolve_target(shape, dtype, out, region)
-    seed = _validate.check_seed(seed)
-    stream_v = stream_id(stream)
-    nthreads = check_threads(threads)
-    if len(dims) != 2:
-        raise ValueError("Only tensors with 2 dimensions are supported")
-    if _numel(lens) == 0:
-        return out if out is not None else np.empty(lens, dtype=dt)
-    region_t = tuple(slice(s, s + n) for s, n in zip(starts, lens))
-    result = fills.normal(dims, 0.0, std, seed=seed, stream=stream_v, out=out,
-                         dtype=None if out is not None else dt, region=region_t, threads=nthreads)
-    rows = dims[0]
-    num_zeros = min(rows, math.ceil(sparsity * rows))  # PyTorch's count
-    if result.size == 0 or num_zeros == 0:
-        return result
-    mask_stream = stream_id(f"fastinit.sparse:{stream_v}")
-    (r0, c0), (nr, nc) = starts, lens
-    block = max(1, (1 << 21) // rows)  # columns per block: bounded temporary memory
-    for b0 in range(c0, c0 + nc, block):
-        b1 = min(c0 + nc, b0 + block)
-        # one row of `u_t` per column, so each column's ranking runs over contiguous memory
-        u_t = np.empty((b1 - b0, rows), dtype=np.float64)
-        fills.uniform(dims, seed=seed, stream=mask_stream, out=u_t.T,
-                     region=(slice(None), slice(b0, b1)), threads=nthreads)
-        zero_t = _smallest_per_row(u_t, num_zeros)
-        result[:, b0 - c0:b1 - c0][zero_t.T[r0:r0 + nr]] = 0
-    return result
-
-
-def _smallest_per_row(u, k):
-    """Boolean mask of the k smallest entries of each row of `u` in the order (value, index):
-    the same set as a stable argsort's first k, found by a partition (linear time)."""
-    kth = np.partition(u, k - 1, axis=1)[:, k - 1:k]
-    below = u < kth
-    at = u == kth
-    need = k - below.sum(axis=1)
-    mask = below | at
-    ties = np.nonzero(at.sum(axis=1) > need)[0]  # rows where equal values straddle the cut
-    for i in ties:
-        keep = np.cumsum(at[i]) <= need[i]  # the first `need` equal ones by index
-        mask[i] = below[i] | (at[i] & keep)
-    return mask

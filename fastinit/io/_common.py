@@ -1,12 +1,11 @@
 """What the writers share: results, sample statistics, progress bars, block planning,
-path checks.
+path, overwrite and memory checks.
 """
 from __future__ import annotations
 
 import dataclasses
 import math
 import os
-import shutil
 import sys
 import threading
 
@@ -75,8 +74,34 @@ class _SampleStats:
         return self.n, self.mean, math.sqrt(self.m2 / self.n)
 
 
+class _QuietStream:
+    """stderr for the progress bar: a broken or closed stderr (``2>&1 | head``) must
+    not stop a write that is otherwise fine."""
+
+    def __init__(self, stream):
+        self._stream, self._dead = stream, False
+
+    def write(self, text):
+        if not self._dead:
+            try:
+                self._stream.write(text)
+            except (OSError, ValueError):
+                self._dead = True
+        return len(text)
+
+    def flush(self):
+        if not self._dead:
+            try:
+                self._stream.flush()
+            except (OSError, ValueError):
+                self._dead = True
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
 def _progress_bar(total, desc, enabled):
-    if not enabled:
+    if not enabled or sys.stderr is None:
         return None
     try:
         from tqdm.auto import tqdm
@@ -86,8 +111,9 @@ def _progress_bar(total, desc, enabled):
         warnings.warn("tqdm is not installed: writing without a progress bar "
                       "(pip install tqdm, or pass progress=False)", stacklevel=3)
         return None
-    return tqdm(total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1024,
-                file=sys.stderr, dynamic_ncols=True)
+    # Decimal units (kB, MB, GB), as in the command's summary.
+    return tqdm(total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1000,
+                file=_QuietStream(sys.stderr), dynamic_ncols=True)
 
 
 # ------------------------------------------------------------------ planning ----
@@ -116,27 +142,80 @@ def _region_shape(region):
     return tuple(s.stop - s.start for s in region)
 
 
-def _check_path(path, suffix_hint):
+def _check_path(path):
     path = os.fspath(path)
     if not isinstance(path, str):
         raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
     parent = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(parent):
         raise FileNotFoundError(f"directory {parent!r} does not exist: create it first")
-    if os.path.isdir(path) and suffix_hint == ".npy":
-        raise IsADirectoryError(f"{path!r} is a directory: give a file name ending in .npy")
     return path
+
+
+def _check_overwrite(overwrite):
+    if not isinstance(overwrite, (bool, np.bool_)):
+        raise TypeError(f"overwrite must be True or False, got {overwrite!r}")
+    return bool(overwrite)
 
 
 def _pos_int(name, v):
     return _validate.as_int(name, v, 1)
 
 
-def _remove(p):
+def human_bytes(n):
+    """384.00 kB, 2.05 GB: decimal units, as the progress bar shows them."""
+    units = ("B", "kB", "MB", "GB", "TB", "PB")
+    i = 0
+    while n >= 1000 and i < len(units) - 1:
+        n /= 1000
+        i += 1
+    return f"{n:.0f} B" if i == 0 else f"{n:.2f} {units[i]}"
+
+
+# ------------------------------------------------------------------ memory ----
+def structured_memory(filler):
+    """Bytes a structured initializer needs to compute the whole tensor (the writers
+    hold it in memory): the output, plus float64 Gaussian and QR work for orthogonal."""
+    shape, n = filler.shape, math.prod(filler.shape)
+    need = n * filler.dtype.itemsize
+    if filler.name in ("orthogonal", "delta_orthogonal") and n:
+        dims = shape[-2:] if filler.name == "delta_orthogonal" else shape
+        axis = filler.params.get("column_axis", -1 if filler.name == "delta_orthogonal" else None)
+        m = math.prod(dims)
+        cols = dims[axis] if isinstance(axis, int) and -len(dims) <= axis < len(dims) else m // dims[0]
+        k = min(cols, m // max(1, cols))
+        need += 4 * m * 8 + k * k * 8  # G, LAPACK's copies and Q; R
+    elif filler.name == "sparse":
+        need += 2 * min(n, 1 << 21) * 8
+    return need
+
+
+def available_memory():
+    """MemAvailable, capped by a cgroup v2 limit; None when unknown (no check)."""
+    avail = []
     try:
-        if os.path.isdir(p) and not os.path.islink(p):
-            shutil.rmtree(p)
-        else:
-            os.unlink(p)
-    except FileNotFoundError:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    avail.append(int(line.split()[1]) * 1024)
+    except (OSError, ValueError):
         pass
+    try:
+        with open("/sys/fs/cgroup/memory.max") as f:
+            limit = f.read().strip()
+        if limit != "max":
+            with open("/sys/fs/cgroup/memory.current") as f:
+                avail.append(int(limit) - int(f.read()))
+    except (OSError, ValueError):
+        pass
+    return min(avail) if avail else None
+
+
+def check_memory(filler):
+    """MemoryError, before anything is written, when a structured initializer cannot
+    be computed in the memory available."""
+    need, avail = structured_memory(filler), available_memory()
+    if avail is not None and need > avail:
+        raise MemoryError(f"{filler.name} of shape {filler.shape} is computed whole in memory and "
+                          f"needs about {human_bytes(need)}, but only {human_bytes(avail)} are "
+                          "available: use a smaller shape")

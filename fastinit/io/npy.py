@@ -10,31 +10,34 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from .. import _validate
-from ..initializers.registry import _Filler, expected_moments
+from ..initializers.registry import Filler, expected_moments
+from . import _atomic
 from ._common import (
     DEFAULT_CHUNK_BYTES,
     WriteResult,
     _blocks,
+    _check_overwrite,
     _check_path,
     _pos_int,
     _progress_bar,
     _region_shape,
-    _remove,
     _SampleStats,
+    check_memory,
 )
 
 
 # ---------------------------------------------------------------------- npy ----
 def to_npy(path, shape, init, *, seed=None, stream=0, dtype=None, threads=None, progress=True,
-           chunk_bytes=DEFAULT_CHUNK_BYTES, **params):
+           chunk_bytes=DEFAULT_CHUNK_BYTES, overwrite=False, **params):
     """Write the tensor `init(shape, **params, seed=, stream=, dtype=)` to a ``.npy`` file,
     row block by row block, never holding the whole table in memory.
 
     Parameters
     ----------
     path : str or os.PathLike
-        Destination; the data go to ``path + ".partial"`` and are renamed to `path`
-        (replacing any old file) only once complete and flushed to disk.
+        Destination file.  The data go to a uniquely named temporary beside it
+        (``.NAME.PID.TOKEN.fastinit-partial``) and get the name `path` in one step
+        only once complete and flushed to disk (docs/io.md).
     shape : int or tuple of ints
         The logical tensor's shape.
     init : str or callable
@@ -49,6 +52,9 @@ def to_npy(path, shape, init, *, seed=None, stream=0, dtype=None, threads=None, 
         Show a tqdm progress bar on stderr.
     chunk_bytes : int
         Size of a row block (two such buffers are in memory).
+    overwrite : bool
+        False (default): an existing `path` raises FileExistsError.  True: an existing
+        regular file is replaced atomically (a directory never is).
     **params
         The initializer's parameters (``std=0.02``, ``low=-1, high=1``, ``mode="fan_in"``...).
 
@@ -56,6 +62,12 @@ def to_npy(path, shape, init, *, seed=None, stream=0, dtype=None, threads=None, 
     -------
     WriteResult
         path, shape, dtype, bytes, seconds and the mean/std of a sample of every block.
+
+    Raises
+    ------
+    FileExistsError
+        `path` exists and overwrite is False; `WriteConflict` (a subclass) when another
+        writer holds the path's lock or published first: this call then published nothing.
 
     Notes
     -----
@@ -72,38 +84,47 @@ def to_npy(path, shape, init, *, seed=None, stream=0, dtype=None, threads=None, 
     >>> np.load(p).shape, r.nbytes
     ((300, 8), 9600)
     """
-    path = _check_path(path, ".npy")
-    filler = _Filler(shape, init, seed, stream, dtype, params)
+    path = _check_path(path)
+    overwrite = _check_overwrite(overwrite)
+    filler = Filler(shape, init, seed, stream, dtype, params)
     chunk_bytes = _pos_int("chunk_bytes", chunk_bytes)
     nthreads = _validate.check_threads(threads)
     shape, dt = filler.shape, filler.dtype
+    _atomic.check_target(path, "npy", overwrite)
     whole = None
-    if filler.elementwise:
+    if filler.entry.region_fill:
         filler.dry_run()
     else:
+        check_memory(filler)
         whole = np.ascontiguousarray(filler.fill(threads=nthreads))
     nbytes = math.prod(shape) * dt.itemsize
     header = {"descr": np.lib.format.dtype_to_descr(dt), "fortran_order": False, "shape": shape}
 
     t0 = time.perf_counter()
     stats = _SampleStats()
-    partial = path + ".partial"
-    bar = _progress_bar(nbytes, os.path.basename(path), progress)
     block_elems = max(1, min(math.prod(shape), chunk_bytes // dt.itemsize))
-    try:
-        with open(partial, "wb") as f:
-            np.lib.format.write_array_header_1_0(f, header)
-            _write_blocks(f, filler, whole, shape, dt, chunk_bytes, block_elems, nthreads, stats, bar)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(partial, path)
-    except BaseException:
-        _remove(partial)
-        raise
-    finally:
-        if bar is not None:
-            bar.close()
-    _fsync_dir(os.path.dirname(os.path.abspath(path)))
+    with _atomic.Lock(path) as lock:
+        _atomic.check_target(path, "npy", overwrite)  # again, now that no fastinit writer races
+        tmp = _atomic.sibling_name(path, _atomic.PARTIAL_SUFFIX)
+        bar = _progress_bar(nbytes, os.path.basename(path), progress)
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    np.lib.format.write_array_header_1_0(f, header)
+                    _write_blocks(f, filler, whole, shape, dt, chunk_bytes, block_elems, nthreads,
+                                  stats, bar)
+                    f.flush()
+                    os.fsync(f.fileno())
+                lock.check()
+                _atomic.publish_file(tmp, path, overwrite)
+            except BaseException:
+                _atomic.remove_created(tmp)
+                raise
+        finally:
+            if bar is not None:
+                bar.close()
+        _atomic.fsync_dir(os.path.dirname(os.path.abspath(path)))
     exp = expected_moments(init, shape, params)
     return WriteResult(path, shape, dt, nbytes, time.perf_counter() - t0, *stats.observed,
                        *(exp or (None, None)))
@@ -143,16 +164,3 @@ def _write_block(f, block, bar):
     f.write(block.reshape(-1).view(np.uint8))
     if bar is not None:
         bar.update(block.nbytes)
-
-
-def _fsync_dir(d):
-    try:
-        fd = os.open(d, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -11,21 +11,25 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 import numpy as np
 
 from .. import _validate
-from ..initializers.registry import _Filler, expected_moments
+from ..initializers.registry import Filler, expected_moments
+from . import _atomic
 from ._common import (
     DEFAULT_ZARR_CHUNK_BYTES,
     WriteResult,
     _blocks,
+    _check_overwrite,
     _check_path,
     _progress_bar,
     _region_shape,
-    _remove,
     _SampleStats,
+    check_memory,
 )
 
 
 # --------------------------------------------------------------------- zarr ----
 def _zarr_chunks(shape, itemsize, chunks):
+    """The chunk shape, each entry clipped to its dimension (a chunk larger than the
+    array would only cost buffer memory)."""
     if chunks is None or (isinstance(chunks, str) and chunks == "auto"):
         first = next(iter(_blocks(shape, itemsize, DEFAULT_ZARR_CHUNK_BYTES)), None)
         if first is None:
@@ -40,7 +44,7 @@ def _zarr_chunks(shape, itemsize, chunks):
     out = []
     for i, (c, d) in enumerate(zip(chunks, shape)):
         c = d if c in (None, -1) else _validate.as_int(f"chunks[{i}]", c, 1)
-        out.append(max(1, c))
+        out.append(max(1, c if d == 0 else min(c, d)))  # an empty dimension has no chunks
     return tuple(out)
 
 
@@ -55,29 +59,41 @@ def _json_safe(v):
 
 
 def to_zarr(path, shape, init, *, chunks="auto", seed=None, stream=0, dtype=None, threads=None,
-            progress=True, compressors=None, **params):
+            progress=True, compressors=None, overwrite=False, **params):
     """Write the tensor `init(shape, **params, seed=, stream=, dtype=)` to a zarr v3 array,
     each chunk filled from its global position, several chunks in parallel.
 
     Parameters
     ----------
     path : str or os.PathLike
-        Destination directory; the array is built in ``path + ".partial"`` and renamed
-        into place only when every chunk is written.
+        Destination directory; the array is built in a uniquely named directory beside
+        it (``.NAME.PID.TOKEN.fastinit-partial``), every chunk file is fsynced, and it is
+        renamed to `path` only when complete (docs/io.md).
     chunks : "auto", int or tuple of ints
-        Chunk shape (``-1``/``None`` in a dimension: the whole dimension).  "auto":
-        row blocks of about 32 MB.
+        Chunk shape (``-1``/``None`` in a dimension: the whole dimension; larger than a
+        dimension: clipped to it).  "auto": row blocks of about 32 MB.
     threads : int, optional
         Chunks filled and written at once (each fill single-threaded); default: the
         OpenMP thread count.
     compressors
         Passed to ``zarr.create_array``; None (default) stores raw little-endian bytes.
+    overwrite : bool
+        False (default): an existing `path` raises FileExistsError.  True: an existing
+        zarr *array* is replaced; a zarr group, a directory that is not a zarr store or a
+        file is never replaced (FileExistsError).
     shape, init, seed, stream, dtype, progress, **params
         As in `to_npy`.
 
     Returns
     -------
     WriteResult
+
+    Raises
+    ------
+    FileExistsError, WriteConflict
+        As in `to_npy`.
+    ImportError
+        zarr is not installed (``pip install 'fastinit[io]'``).
 
     Notes
     -----
@@ -94,20 +110,25 @@ def to_zarr(path, shape, init, *, chunks="auto", seed=None, stream=0, dtype=None
     >>> bool((zarr.open_array(p)[:] == fastinit.normal((100, 10), seed=1)).all())
     True
     """
-    path = _check_path(path, ".zarr")
-    filler = _Filler(shape, init, seed, stream, dtype, params)
+    path = _check_path(path).rstrip("/\\") or path
+    overwrite = _check_overwrite(overwrite)
+    filler = Filler(shape, init, seed, stream, dtype, params)
     shape, dt = filler.shape, filler.dtype
     chunk_shape = _zarr_chunks(shape, dt.itemsize, chunks)
     nworkers = _validate.check_threads(threads)
+    try:
+        import zarr
+    except ImportError as exc:
+        raise ImportError(f"to_zarr needs zarr ({exc}): pip install 'fastinit[io]'") from exc
+    _atomic.check_target(path, "zarr", overwrite)
     whole = None
-    if filler.elementwise:
+    if filler.entry.region_fill:
         filler.dry_run()
     else:
+        check_memory(filler)
         whole = np.ascontiguousarray(filler.fill(threads=nworkers))
 
-    import zarr
-
-    from .._version import STREAM_VERSION, __version__
+    from .. import STREAM_VERSION, __version__
 
     stored = np.dtype(np.uint16) if dt.name == "bfloat16" else dt
     attrs = {"fastinit": {
@@ -118,14 +139,11 @@ def to_zarr(path, shape, init, *, chunks="auto", seed=None, stream=0, dtype=None
     }}
     t0 = time.perf_counter()
     nbytes = math.prod(shape) * dt.itemsize
-    partial = path + ".partial"
-    _remove(partial)  # a stale partial from a killed run
     stats = _SampleStats()
-    bar = _progress_bar(nbytes, os.path.basename(path.rstrip(os.sep)), progress)
     grid = [range(0, d, c) for d, c in zip(shape, chunk_shape)]
     local = threading.local()
 
-    def write_chunk(starts):
+    def write_chunk(arr, starts):
         region = tuple(slice(a, min(a + c, d)) for a, c, d in zip(starts, chunk_shape, shape))
         lens = _region_shape(region)
         if whole is not None:
@@ -141,47 +159,44 @@ def to_zarr(path, shape, init, *, chunks="auto", seed=None, stream=0, dtype=None
         if bar is not None:
             bar.update(block.nbytes)
 
-    pool = ThreadPoolExecutor(max_workers=nworkers, thread_name_prefix="fastinit-zarr")
-    try:
-        arr = zarr.create_array(store=partial, shape=shape, chunks=chunk_shape, dtype=stored,
-                                compressors=compressors, fill_value=0, attributes=attrs,
-                                zarr_format=3,
-                                # Skip zarr's all-equal-to-fill-value scan of every chunk:
-                                # it costs ~20x the write itself, and a table is dense.
-                                config={"write_empty_chunks": True})
-        if math.prod(shape):
-            # At most two chunks per worker in flight: memory stays a few chunks.
-            inflight = set()
-            for starts in (np.ndindex(*map(len, grid)) if shape else [()]):
-                if len(inflight) >= 2 * nworkers:
-                    done, inflight = wait(inflight, return_when=FIRST_COMPLETED)
-                    for fut in done:
+    with _atomic.Lock(path) as lock:
+        _atomic.check_target(path, "zarr", overwrite)  # again, now that no fastinit writer races
+        tmp = _atomic.sibling_name(path, _atomic.PARTIAL_SUFFIX)
+        bar = _progress_bar(nbytes, os.path.basename(path), progress)
+        pool = ThreadPoolExecutor(max_workers=nworkers, thread_name_prefix="fastinit-zarr")
+        try:
+            os.mkdir(tmp)
+            try:
+                arr = zarr.create_array(store=tmp, shape=shape, chunks=chunk_shape, dtype=stored,
+                                        compressors=compressors, fill_value=0, attributes=attrs,
+                                        zarr_format=3,
+                                        # Skip zarr's all-equal-to-fill-value scan of every
+                                        # chunk: it costs ~20x the write, and a table is dense.
+                                        config={"write_empty_chunks": True})
+                if math.prod(shape):
+                    # At most two chunks per worker in flight: memory stays a few chunks.
+                    inflight = set()
+                    for starts in (np.ndindex(*map(len, grid)) if shape else [()]):
+                        if len(inflight) >= 2 * nworkers:
+                            done, inflight = wait(inflight, return_when=FIRST_COMPLETED)
+                            for fut in done:
+                                fut.result()
+                        inflight.add(pool.submit(write_chunk, arr,
+                                                 tuple(g[i] for g, i in zip(grid, starts))))
+                    for fut in inflight:
                         fut.result()
-                inflight.add(pool.submit(write_chunk, tuple(g[i] for g, i in zip(grid, starts))))
-            for fut in inflight:
-                fut.result()
-        _replace_dir(partial, path)
-    except BaseException:
-        pool.shutdown(wait=True, cancel_futures=True)
-        _remove(partial)
-        raise
-    finally:
-        pool.shutdown(wait=True)
-        if bar is not None:
-            bar.close()
+                _atomic.fsync_tree(tmp, pool)
+                lock.check()
+                _atomic.publish_dir(tmp, path, overwrite)
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)
+                _atomic.remove_created(tmp)
+                raise
+        finally:
+            pool.shutdown(wait=True)
+            if bar is not None:
+                bar.close()
+        _atomic.fsync_dir(os.path.dirname(os.path.abspath(path)))
     exp = expected_moments(init, shape, params)
     return WriteResult(path, shape, dt, nbytes, time.perf_counter() - t0, *stats.observed,
                        *(exp or (None, None)))
-
-
-def _replace_dir(src, dst):
-    """Move the finished `src` to `dst`; an old `dst` is moved aside first and removed
-    after, so `dst` is at every moment either the old complete array or the new one."""
-    if not os.path.lexists(dst):
-        os.rename(src, dst)
-        return
-    aside = f"{dst}.old-{os.getpid()}"
-    _remove(aside)
-    os.rename(dst, aside)
-    os.rename(src, dst)
-    _remove(aside)

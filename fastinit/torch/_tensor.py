@@ -10,7 +10,7 @@ import torch
 
 from fastinit import _validate
 
-from ._specs import _SPECS
+from ._specs import spec
 
 _SEED_HIGH = 2**63 - 1
 
@@ -145,7 +145,7 @@ def _apply(tensor, init, params, *, generator=None, seed=None, stream=0, threads
 
 
 def _fill_block(local, global_shape, starts, init, params, *, generator, seed, stream, threads):
-    fill, random = _SPECS[init](global_shape, **params)
+    fill, random = spec(init, global_shape, params)
     _numpy_dtype(local)  # dtype errors before drawing a seed
     threads_v = _validate.check_threads(threads)
     stream_v = _validate.stream_id(stream)

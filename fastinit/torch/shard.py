@@ -6,6 +6,7 @@ import math
 
 import torch
 
+import fastinit as _fi
 from fastinit import _validate
 
 from ._specs import _SPECS
@@ -15,6 +16,8 @@ from .nn_init import _DROP_INS
 
 # --------------------------------------------------------------- sharded init ----
 def _init_name(init):
+    if isinstance(init, _fi.Initializer):
+        return init  # a configured fastinit initializer: its own parameters
     if callable(init) and getattr(init, "__name__", None) in _DROP_INS:
         init = init.__name__
     if not isinstance(init, str):
@@ -33,8 +36,9 @@ def fill_shard_(local, global_shape, offsets, init, *, generator=None, seed=None
     `global_shape` is the shape of the whole (unsharded) tensor, `offsets` where `local`
     sits in it: one start index per dimension, or a tuple of step-1 slices (whose
     lengths must match ``local.shape``).  `init` is an initializer name ("normal",
-    "trunc_normal", "kaiming_uniform", ... with or without the trailing underscore) or
-    a fastinit.torch function, and `params` its PyTorch arguments (``mean=``, ``std=``,
+    "trunc_normal", "kaiming_uniform", ... with or without the trailing underscore), a
+    fastinit.torch function, or a configured ``fastinit.initializer(...)`` (fastinit's
+    parameters and conventions), and `params` its PyTorch arguments (``mean=``, ``std=``,
     ``a=``, ``b=``, ``gain=``, ``mode=``, ...).  Fans come from `global_shape`, so a
     Kaiming shard is scaled for the whole weight.
 
@@ -76,7 +80,7 @@ def fill_shard_(local, global_shape, offsets, init, *, generator=None, seed=None
         if start + n > total:
             raise ValueError(f"local block {start}:{start + n} does not fit dimension {d} of size {total}")
         starts.append(start)
-    if name in ("kaiming_uniform", "kaiming_normal") and math.prod(shape) == 0:
+    if isinstance(name, str) and name in ("kaiming_uniform", "kaiming_normal") and math.prod(shape) == 0:
         return local
     _fill_block(local, shape, tuple(starts), name, params, generator=generator, seed=seed,
                 stream=stream, threads=threads)

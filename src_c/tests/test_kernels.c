@@ -313,7 +313,7 @@ static void check_constant(const params *ps, int dt, const void *buf, uint64_t n
         memcpy(&got, (const char *)buf + j * isz, isz); /* little endian */
         same = got == want;
     }
-    /* (a NaN constant once came out as infinity in float16: fixed in fill.c) */
+    /* (a NaN constant once came out as infinity in float16: fixed in dtype.c) */
     CHECK(same, "constant %g as %s: wrong bits", v, DTYPE_NAME[dt]);
 }
 

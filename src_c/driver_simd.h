@@ -1,176 +1,12 @@
 /*
- * The fill kernels.  Each kernels_<isa>.c defines FI_ISA (and, for the SIMD units,
- * FI_SIMD_AVX2 or FI_SIMD_AVX512) and includes this file; the build compiles it with
- * that unit's target flags only.
- *
- * How words become values is written once, in detmath_lanes.h, and used by both
- * drivers here:
- *   - the generic driver (FI_ISA generic): Philox words per tile of FI_TILE elements
- *     into a stack buffer, then the scalar formulas element by element;
- *   - the SIMD driver (AVX2, AVX-512): a batch of FI_NW Philox blocks runs in the
- *     64-bit lanes of four vectors, the same formulas turn the words into two vectors
- *     of values, which are shuffled into element order and stored.
- * No unit is compiled with fp contraction (-ffp-contract=off) and every fused
- * multiply-add is explicit, so each path performs the same IEEE operations on every
- * element and gives the same bits.
+ * The SIMD driver, compiled once per SIMD unit (kernels_avx2.c, kernels_avx512.c) with
+ * that unit's target flags only: a batch of FI_NW Philox blocks runs in the 64-bit
+ * lanes of four vectors, the formulas of detmath_lanes.h (instantiated here over the
+ * unit's lanes, lanes_simd.h) turn the words into two vectors of values, which are
+ * shuffled into element order and stored.
  */
-#include <string.h>
-
-#include "detmath.h"
-#include "fastinit.h"
-#include "kernels.h"
-#include "philox.h"
-
-#ifndef FI_ISA
-#error "define FI_ISA (generic, avx2, avx512) before including kernels_impl.h"
-#endif
-
-#define FI_CAT_(a, b) a##_##b
-#define FI_CAT(a, b) FI_CAT_(a, b)
-#define FI_FN(name) FI_CAT(name, FI_ISA)
-
-#if defined(__GNUC__)
-#define FI_ALIGN64 __attribute__((aligned(64)))
-#else
-#define FI_ALIGN64
-#endif
-
-/* Constant fills consume no words: the value's bit pattern, repeated. */
-static void FI_FN(fill_constant)(const fi_plan *plan, uint64_t n, char *out)
-{
-    uint64_t b = plan->const_bits;
-    if (plan->dtype == FI_F64) {
-        uint64_t *o = (uint64_t *)out;
-        for (uint64_t i = 0; i < n; i++) o[i] = b;
-    } else if (plan->dtype == FI_F32) {
-        uint32_t *o = (uint32_t *)out;
-        for (uint64_t i = 0; i < n; i++) o[i] = (uint32_t)b;
-    } else {
-        uint16_t *o = (uint16_t *)out;
-        for (uint64_t i = 0; i < n; i++) o[i] = (uint16_t)b;
-    }
-}
-
-#if !defined(FI_SIMD_AVX512) && !defined(FI_SIMD_AVX2)
-/* =========================================================== generic driver ==== */
-
-#define FI_TILE 1024 /* elements per tile: a multiple of 4 */
-
-static inline uint64_t FI_FN(u64_at)(const uint32_t *w, uint32_t j)
-{
-    return (uint64_t)w[2 * j] | ((uint64_t)w[2 * j + 1] << 32);
-}
-
-static void FI_FN(values_f)(const fi_plan *restrict pl, const uint32_t *restrict w, uint32_t n,
-                            float *restrict out)
-{
-    switch (pl->dist) {
-    case FI_UNIFORM:
-        for (uint32_t i = 0; i < n; i++)
-            out[i] = fi_uniform_f(w[i], pl->f_a, pl->f_b, pl->f_lo, pl->f_hi);
-        break;
-    case FI_NORMAL: /* n is even: pair k uses words 2k (radius) and 2k+1 (angle) */
-        for (uint32_t k = 0; k < n / 2; k++)
-            fi_normal_pair_f(w[2 * k], w[2 * k + 1], pl->f_a, pl->f_b, &out[2 * k],
-                             &out[2 * k + 1]);
-        break;
-    default:
-        for (uint32_t i = 0; i < n; i++) {
-            double u, v;
-            fi_trunc_uv_32(w[i], &u, &v);
-            double x = fi_trunc_x(u, v, pl->t_pa, pl->t_qb, pl->t_mass, pl->d_a, pl->d_b);
-            out[i] = fi_clamp_f((float)x, pl->f_lo, pl->f_hi);
-        }
-        break;
-    }
-}
-
-static void FI_FN(values_d)(const fi_plan *restrict pl, const uint32_t *restrict w, uint32_t n,
-                            double *restrict out)
-{
-    switch (pl->dist) {
-    case FI_UNIFORM:
-        for (uint32_t i = 0; i < n; i++)
-            out[i] = fi_uniform_d(FI_FN(u64_at)(w, i), pl->d_a, pl->d_b, pl->d_lo, pl->d_hi);
-        break;
-    case FI_NORMAL: /* pair k uses 64-bit words 2k and 2k+1 */
-        for (uint32_t k = 0; k < n / 2; k++)
-            fi_normal_pair_d(FI_FN(u64_at)(w, 2 * k), FI_FN(u64_at)(w, 2 * k + 1), pl->d_a, pl->d_b,
-                             &out[2 * k], &out[2 * k + 1]);
-        break;
-    default:
-        for (uint32_t i = 0; i < n; i++) {
-            double u, v;
-            fi_trunc_uv_64(FI_FN(u64_at)(w, i), &u, &v);
-            double x = fi_trunc_x(u, v, pl->t_pa, pl->t_qb, pl->t_mass, pl->d_a, pl->d_b);
-            out[i] = fi_clamp_d(x, pl->d_lo, pl->d_hi);
-        }
-        break;
-    }
-}
-
-static void FI_FN(fill)(const fi_plan *plan, uint64_t start, uint64_t n, void *out_)
-{
-    char *out = (char *)out_;
-    const int dt = plan->dtype;
-    const size_t isz = fi_dtype_size(dt);
-    if (n == 0) return;
-    if (plan->dist == FI_CONSTANT) {
-        FI_FN(fill_constant)(plan, n, out);
-        return;
-    }
-
-    const uint32_t epb = dt == FI_F64 ? 2 : 4; /* elements per Philox block */
-    const uint64_t end = start + n;
-    const uint64_t end_up = end + (epb - end % epb) % epb;
-    uint32_t words[FI_TILE * 2] FI_ALIGN64;
-    union {
-        float f[FI_TILE];
-        double d[FI_TILE];
-    } vals FI_ALIGN64;
-
-    for (uint64_t t = start - start % epb; t < end; t += FI_TILE) {
-        uint32_t tn = (uint32_t)(end_up - t < FI_TILE ? end_up - t : FI_TILE);
-        fi_philox_blocks(plan->key, plan->ctr_hi, t / epb, tn / epb, words);
-        uint64_t lo = t > start ? t : start;
-        uint64_t hi = t + tn < end ? t + tn : end;
-        int whole = lo == t && hi == t + tn && (dt == FI_F32 || dt == FI_F64);
-        void *dst = whole ? (void *)(out + (t - start) * isz) : (void *)&vals;
-        if (dt == FI_F64) FI_FN(values_d)(plan, words, tn, (double *)dst);
-        else FI_FN(values_f)(plan, words, tn, (float *)dst);
-        if (whole) continue;
-
-        uint32_t off = (uint32_t)(lo - t), cnt = (uint32_t)(hi - lo);
-        char *o = out + (lo - start) * isz;
-        switch (dt) {
-        case FI_F32: memcpy(o, vals.f + off, (size_t)cnt * 4); break;
-        case FI_F64: memcpy(o, vals.d + off, (size_t)cnt * 8); break;
-        case FI_F16:
-            for (uint32_t i = 0; i < cnt; i++) ((uint16_t *)o)[i] = fi_f32_to_f16(vals.f[off + i]);
-            break;
-        default:
-            for (uint32_t i = 0; i < cnt; i++) ((uint16_t *)o)[i] = fi_f32_to_bf16(vals.f[off + i]);
-            break;
-        }
-    }
-}
-
-static void FI_FN(raw)(const fi_plan *plan, uint64_t start, uint64_t n, uint32_t *out)
-{
-    uint32_t words[FI_TILE] FI_ALIGN64;
-    const uint64_t end = start + n;
-    for (uint64_t t = start - start % 4; t < end; t += FI_TILE) {
-        uint64_t tend = t + FI_TILE < end ? t + FI_TILE : end;
-        uint32_t nb = (uint32_t)((tend - t + 3) / 4);
-        fi_philox_blocks(plan->key, plan->ctr_hi, t / 4, nb, words);
-        uint64_t lo = t > start ? t : start;
-        memcpy(out + (lo - start), words + (lo - t), (size_t)(tend - lo) * 4);
-    }
-}
-
-#else
-/* ============================================================== SIMD driver ==== */
-#include "kernels_simd.h"
+#include "kernels_common.h"
+#include "lanes_simd.h"
 
 #define FI_LN(name) fiv_##name
 #define FI_LINLINE FI_VINLINE
@@ -192,17 +28,17 @@ static void FI_FN(vplan)(const fi_plan *pl, fi_vplan *vp)
     }
     vp->s0 = FI_SET64(pl->ctr_hi[0]);
     vp->s1 = FI_SET64(pl->ctr_hi[1]);
-    vp->fa = F_C(pl->f_a);
-    vp->fb = F_C(pl->f_b);
-    vp->flo = F_C(pl->f_lo);
-    vp->fhi = F_C(pl->f_hi);
-    vp->da = D_C(pl->d_a);
-    vp->db = D_C(pl->d_b);
-    vp->dlo = D_C(pl->d_lo);
-    vp->dhi = D_C(pl->d_hi);
-    vp->pa = D_C(pl->t_pa);
-    vp->qb = D_C(pl->t_qb);
-    vp->mass = D_C(pl->t_mass);
+    vp->fa = FI_F_C(pl->f_a);
+    vp->fb = FI_F_C(pl->f_b);
+    vp->flo = FI_F_C(pl->f_lo);
+    vp->fhi = FI_F_C(pl->f_hi);
+    vp->da = FI_D_C(pl->d_a);
+    vp->db = FI_D_C(pl->d_b);
+    vp->dlo = FI_D_C(pl->d_lo);
+    vp->dhi = FI_D_C(pl->d_hi);
+    vp->pa = FI_D_C(pl->t_pa);
+    vp->qb = FI_D_C(pl->t_qb);
+    vp->mass = FI_D_C(pl->t_mass);
 }
 
 /* Philox blocks blk .. blk + FI_NW - 1: word j of block blk + l in the low half of
@@ -406,7 +242,7 @@ FI_VINLINE fi_vd fiv_trunc_central(const fi_vplan *vp, fi_vd u, fi_vd v, fi_vl p
     fi_md lower, central;
     fi_vd p = fiv_trunc_p(u, v, vp->pa, vp->qb, vp->mass, &lower);
     fi_vd z = fiv_qinv_central(p, &central);
-    *nt += fi_compress_d(FI_MD_NOT(central), D_SEL(lower, -p, p), pos, t->tp + *nt, t->tpos + *nt);
+    *nt += fi_compress_d(FI_MD_NOT(central), FI_D_SEL(lower, -p, p), pos, t->tp + *nt, t->tpos + *nt);
     return fiv_trunc_finish(z, lower, vp->da, vp->db);
 }
 
@@ -456,8 +292,8 @@ FI_VINLINE void fiv_trunc_tile(const fi_vplan *vp, const fi_plan *pl, int f64, u
     for (int i = nt; i < nt + FI_NW; i++) t->tp[i] = 0.25;
     for (int i = 0; i < nt; i += FI_NW) {
         fi_vd ps = FI_LOADU_D(t->tp + i);
-        fi_vd p = D_AS_D(D_AS_U(ps) & 0x7FFFFFFFFFFFFFFFull); /* exactly p >= 0 */
-        fi_md lower = D_NEG(D_AS_L(ps));
+        fi_vd p = FI_D_AS_D(FI_D_AS_U(ps) & 0x7FFFFFFFFFFFFFFFull); /* exactly p >= 0 */
+        fi_md lower = FI_D_NEG(FI_D_AS_L(ps));
         FI_STOREU_D(t->tx + i, fiv_trunc_finish(fiv_qinv_tail(p), lower, vp->da, vp->db));
     }
     /* (the scalar clamps and rounding are the same IEEE operations as the vector ones) */
@@ -552,6 +388,4 @@ static void FI_FN(raw)(const fi_plan *plan, uint64_t start, uint64_t n, uint32_t
 {
     if (n) FI_RUN_PTR(RAW, 32)(plan, start, n, (char *)out);
 }
-#endif
-
 const fi_kernel_table FI_FN(fi_kernels) = {FI_FN(fill), FI_FN(raw)};
