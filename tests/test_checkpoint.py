@@ -6,12 +6,10 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 import warnings
 
-import pytest
-
 import _torchvision_shim  # noqa: F401  (transformers imports torchvision)
+import pytest
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
@@ -25,8 +23,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def llama_config(**kw):
-    base = dict(vocab_size=256, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=True)
+    base = {"vocab_size": 256, "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+            "num_attention_heads": 4, "num_key_value_heads": 2, "tie_word_embeddings": True}
     base.update(kw)
     return LlamaConfig(**base)
 
@@ -53,7 +51,7 @@ def read_all(path):
     for name in sorted(os.listdir(path)):
         if name.endswith(".safetensors"):
             with safe_open(os.path.join(path, name), "pt") as f:
-                for k in f.keys():
+                for k in f.keys():  # noqa: SIM118  (safe_open is not a mapping)
                     assert k not in out
                     out[k] = f.get_tensor(k)
     return out

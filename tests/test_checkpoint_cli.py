@@ -2,9 +2,8 @@
 import json
 import os
 
-import pytest
-
 import _torchvision_shim  # noqa: F401  (transformers imports torchvision)
+import pytest
 import torch
 from transformers import AutoModelForCausalLM, LlamaConfig
 

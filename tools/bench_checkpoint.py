@@ -2,6 +2,10 @@
 disk's own sequential write speed (dd with conv=fdatasync).
 
     python tools/bench_checkpoint.py --out /tmp/ckbench --configs 1b,3b --dtypes bfloat16,float32
+    python tools/bench_checkpoint.py --configs 1b --dtypes bfloat16 --baseline
+
+--baseline measures what save_init replaces instead: ``from_config`` (the whole model
+in memory, torch's RNG) then ``save_pretrained``, growth counted from before the build.
 
 Each save runs in a fresh subprocess: the model is built under empty_init, the peak
 RSS is reset (/proc/self/clear_refs = 5), save_init runs, and the growth is VmHWM
@@ -18,10 +22,10 @@ import sys
 import time
 
 CONFIGS = {  # Llama 3.2 1B and 3B shapes (tied embeddings, vocab 128256)
-    "1b": dict(hidden_size=2048, intermediate_size=8192, num_hidden_layers=16, num_attention_heads=32,
-               num_key_value_heads=8),
-    "3b": dict(hidden_size=3072, intermediate_size=8192, num_hidden_layers=28, num_attention_heads=24,
-               num_key_value_heads=8),
+    "1b": {"hidden_size": 2048, "intermediate_size": 8192, "num_hidden_layers": 16,
+           "num_attention_heads": 32, "num_key_value_heads": 8},
+    "3b": {"hidden_size": 3072, "intermediate_size": 8192, "num_hidden_layers": 28,
+           "num_attention_heads": 24, "num_key_value_heads": 8},
 }
 
 _CHILD = r"""
@@ -38,14 +42,27 @@ def status(key):
             if line.startswith(key + ":"):
                 return int(line.split()[1]) * 1024
 cfg = LlamaConfig(vocab_size=128256, tie_word_embeddings=True, max_position_embeddings=8192, **{shape!r})
-with finit.empty_init():
-    model = AutoModelForCausalLM.from_config(cfg)
-with open("/proc/self/clear_refs", "w") as f:
-    f.write("5")  # reset VmHWM to the current RSS
-rss0 = status("VmRSS")
-t0 = time.perf_counter()
-res = finit.save_init(model, {out!r}, seed=0, dtype={dtype!r}, threads={threads!r}, progress=False)
-dt = time.perf_counter() - t0
+if {baseline!r}:
+    torch.set_num_threads({threads!r} or torch.get_num_threads())
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    rss0 = status("VmRSS")
+    t0 = time.perf_counter()
+    model = AutoModelForCausalLM.from_config(cfg, dtype=getattr(torch, {dtype!r}))
+    model.save_pretrained({out!r})
+    dt = time.perf_counter() - t0
+    res = {{"bytes": sum(os.path.getsize(os.path.join({out!r}, n)) for n in os.listdir({out!r})
+                        if n.endswith(".safetensors")),
+           "files": [n for n in os.listdir({out!r}) if n.endswith(".safetensors")]}}
+else:
+    with finit.empty_init():
+        model = AutoModelForCausalLM.from_config(cfg)
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # reset VmHWM to the current RSS
+    rss0 = status("VmRSS")
+    t0 = time.perf_counter()
+    res = finit.save_init(model, {out!r}, seed=0, dtype={dtype!r}, threads={threads!r}, progress=False)
+    dt = time.perf_counter() - t0
 print(json.dumps({{"bytes": res["bytes"], "files": len(res["files"]), "seconds": dt,
                   "rss0": rss0, "peak": status("VmHWM"),
                   "params": sum(p.numel() for p in model.parameters())}}))
@@ -69,6 +86,7 @@ def main():
     ap.add_argument("--dtypes", default="bfloat16,float32")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--baseline", action="store_true", help="from_config + save_pretrained instead")
     args = ap.parse_args()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     os.makedirs(args.out, exist_ok=True)
@@ -80,8 +98,9 @@ def main():
                 out = os.path.join(args.out, f"llama-{name}-{dtype}")
                 shutil.rmtree(out, ignore_errors=True)
                 code = _CHILD.format(root=root, shape=CONFIGS[name], out=out, dtype=dtype,
-                                     threads=args.threads)
-                proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+                                     threads=args.threads, baseline=args.baseline)
+                proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                      check=False)
                 shutil.rmtree(out, ignore_errors=True)
                 if proc.returncode:
                     sys.exit(f"{name} {dtype} failed:\n{proc.stderr[-3000:]}")
@@ -89,7 +108,8 @@ def main():
                 if best is None or r["seconds"] < best["seconds"]:
                     best = r
             growth = best["peak"] - best["rss0"]
-            print(f"llama-{name} {dtype}: {best['params'] / 1e9:.2f} B params, checkpoint "
+            what = "from_config+save_pretrained" if args.baseline else "save_init"
+            print(f"{what} llama-{name} {dtype}: {best['params'] / 1e9:.2f} B params, checkpoint "
                   f"{best['bytes'] / 1e9:.2f} GB in {best['files']} file(s), {best['seconds']:.1f} s "
                   f"({best['bytes'] / 1e9 / best['seconds']:.2f} GB/s), peak RSS growth "
                   f"{growth / 1e9:.2f} GB ({growth / best['bytes']:.1%} of the checkpoint)", flush=True)

@@ -47,8 +47,8 @@ def _build(config_path, raw):
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local file: never the network
     try:
         import transformers
-        import transformers.modeling_utils  # noqa: F401  (transformers imports lazily: fail here)
-    except Exception as e:  # ImportError, or a broken optional dependency such as torchvision
+        import transformers.modeling_utils
+    except Exception as e:  # noqa: BLE001  (ImportError, or a broken dependency such as torchvision)
         root = e
         while root.__cause__ is not None:
             root = root.__cause__

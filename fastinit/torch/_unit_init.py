@@ -24,7 +24,13 @@ import torch
 from . import models
 from .capture import capture, fillable
 from .empty import _empty_like
-from .module_init import ModuleFiller, TensorNames, _default_rules, _own_reset, _reset_pass
+from .module_init import (
+    ModuleFiller,
+    TensorNames,
+    _default_rules,
+    _own_reset,
+    _reset_pass,
+)
 
 UNIT_BYTES = 512 << 20
 CHUNK_BYTES = 128 << 20  # a tensor bigger than this is computed and written in row blocks
@@ -50,7 +56,9 @@ class _UnitFiller(ModuleFiller):
     and that records, instead of computing, the fills of the big tensors left on meta
     (``recording``: id -> [(fill, params, seed, stream)])."""
 
-    recording = {}
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.recording = {}
 
     def _recorded(self, tensor):
         if id(tensor) in self.recording:

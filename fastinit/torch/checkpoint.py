@@ -289,29 +289,29 @@ def _write(model, plan, directory, seed, threads, kind, max_shard, progress):
     try:
         for f in files.values():
             f.open()
+        written = set()
+        update = bar.update if bar is not None else None
+
+        def emit(pairs):
+            for original, final in pairs:
+                for k in plan.key_of.get(id(original), ()):
+                    blocks = [final] if isinstance(final, torch.Tensor) else final
+                    done = 0
+                    for block in blocks:  # Blocks: a big tensor, row block by row block
+                        done += file_of[k].write(k, block.to(plan.dtype_of[k]), update, done)
+                    if done != plan.nbytes[k]:
+                        raise RuntimeError(f"save_init: {k}: {done} bytes computed, {plan.nbytes[k]} expected")
+                    written.add(k)
+
         while True:
-            written = set()
-
-            def emit(pairs):
-                update = bar.update if bar is not None else None
-                for original, final in pairs:
-                    for k in plan.key_of.get(id(original), ()):
-                        blocks = [final] if isinstance(final, torch.Tensor) else final
-                        done = 0
-                        for block in blocks:  # Blocks: a big tensor row block by row block
-                            done += file_of[k].write(k, block.to(plan.dtype_of[k]), update, done)
-                        if done != plan.nbytes[k]:
-                            raise RuntimeError(f"save_init: {k}: {done} bytes computed, {plan.nbytes[k]} expected")
-                        written.add(k)
-
             try:
                 filler = _run(model, seed, threads, kind, emit, forced)
+                break
             except NotLocal as e:
                 forced.add("" if e.scope in forced else e.scope)  # bigger units, from scratch
+                written.clear()
                 if bar is not None:
                     bar.reset()
-                continue
-            break
         missing = [k for k in plan.keys if k not in written]
         if missing:
             raise RuntimeError(f"save_init: no value was produced for {', '.join(missing[:5])}")

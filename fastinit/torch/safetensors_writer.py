@@ -80,9 +80,9 @@ class ShardFile:
             raise ValueError(f"{name}: {len(view)} bytes at {start} do not fit its {n} bytes")
         offset += start
         n = len(view)
-        for start in range(0, n, _WRITE_CHUNK):
-            part = view[start:start + _WRITE_CHUNK]
-            _pwrite_all(self.fd, part, offset + start)
+        for pos in range(0, n, _WRITE_CHUNK):
+            part = view[pos:pos + _WRITE_CHUNK]
+            _pwrite_all(self.fd, part, offset + pos)
             if progress is not None:
                 progress(len(part))
         return n
