@@ -251,6 +251,7 @@ def save_init(model, path, *, seed, shard_size="5GB", dtype=None, threads=None, 
             raise OSError(f"{path} needs {total / 1e9:.2f} GB but only {free / 1e9:.2f} GB are free "
                           f"in {parent}")
         with _atomic.Lock(path):
+            exists = _check_target(path, overwrite)  # again: a writer may have just finished
             tmp = _atomic.sibling_name(path, _atomic.PARTIAL_SUFFIX)
             os.mkdir(tmp)
             try:
