@@ -5,6 +5,7 @@ truncated normal."""
 from __future__ import annotations
 
 import math
+import warnings
 
 import _torchvision_shim  # noqa: F401  (timm imports torchvision; must come first)
 import pytest
@@ -140,7 +141,11 @@ def test_patch_torch_init_reaches_timms_own_trunc_normal():
 
 @pytest.mark.parametrize("build", [vit, resnet])
 def test_scheme_torch_ignores_init_weights(build):
-    model = finit.init_module(build(), seed=2, scheme="torch")
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        model = finit.init_module(build(), seed=2, scheme="torch")
+    # PyTorch has no default for ViT's bare parameters: named in one warning
+    assert [str(w.message).split(": ")[-1] for w in seen] == (["cls_token, pos_embed"] if build is vit else [])
     for name, m in model.named_modules():
         if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d)):
             w = f"{name}.weight"

@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
+import subprocess
+import sys
+import textwrap
 import warnings
 
 import _torchvision_shim  # noqa: F401  (transformers imports torchvision)
@@ -13,8 +17,13 @@ import numpy as np
 import pytest
 import torch
 import transformers
-from transformers import (AutoModelForCausalLM, BertConfig, BertForMaskedLM, GPT2Config,
-                          LlamaConfig)
+from transformers import (
+    AutoModelForCausalLM,
+    BertConfig,
+    BertForMaskedLM,
+    GPT2Config,
+    LlamaConfig,
+)
 
 import fastinit
 import fastinit.torch as finit
@@ -255,3 +264,58 @@ def test_patch_with_seed_reaches_every_random_tensor_of_from_config():
         if p.dim() == 2:
             assert not torch.equal(p, dict(plain.named_parameters())[name]), name
             assert abs(float(p.detach().std()) - 0.02) < 0.003, name
+
+
+def test_patch_default_reaches_the_models_fills_through_torchs_generator():
+    def build(torch_seed):
+        torch.manual_seed(torch_seed)
+        with finit.patch_torch_init():
+            return BUILDERS["llama"]()
+
+    a, b = build(0), build(0)
+    assert_same_state(state(a), state(b))  # torch.manual_seed still controls the model
+    torch.manual_seed(0)
+    plain = BUILDERS["llama"]()
+    matrices = [n for n, p in a.named_parameters() if p.dim() == 2]
+    assert len(matrices) == 16
+    for name in matrices:  # every random tensor came from fastinit, none from torch's fill
+        assert not torch.equal(dict(a.named_parameters())[name], dict(plain.named_parameters())[name])
+
+
+def test_transformers_first_imported_inside_the_block_keeps_nothing_of_fastinit():
+    code = textwrap.dedent("""
+        import sys
+        sys.path.insert(0, {tests!r})
+        import _torchvision_shim
+        import torch
+        import fastinit.torch as finit
+        with finit.patch_torch_init(seed=0):
+            import transformers.initialization as hf_init
+        stored = hf_init.TORCH_INIT_FUNCTIONS["normal_"]
+        assert stored is torch.nn.init.normal_
+        torch.manual_seed(1)
+        a = stored(torch.empty(100))
+        torch.manual_seed(1)
+        b = torch.empty(100).normal_()
+        assert torch.equal(a, b), "the stored function is torch's own again"
+        print("ok")
+    """).format(tests=os.path.dirname(os.path.abspath(__file__)))
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-2000:]
+
+
+def test_a_model_inside_a_plain_wrapper_keeps_its_own_scheme():
+    class Wrapper(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.llm = BUILDERS["llama"]()
+            self.probe = torch.nn.Linear(64, 3)
+
+    net = finit.init_module(Wrapper(), seed=6)
+    name = "llm.model.layers.0.self_attn.q_proj.weight"
+    assert same_bits(net.llm.model.layers[0].self_attn.q_proj.weight,
+                     fastinit.normal((64, 64), 0.0, 0.02, seed=6, stream=name))
+    assert same_bits(net.probe.weight, fastinit.kaiming_uniform((3, 64), a=math.sqrt(5), seed=6,
+                                                                stream="probe.weight"))

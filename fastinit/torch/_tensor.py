@@ -147,6 +147,11 @@ def _apply(tensor, init, params, *, generator=None, seed=None, stream=0, threads
 def _fill_block(local, global_shape, starts, init, params, *, generator, seed, stream, threads):
     fill, random = spec(init, global_shape, params)
     _numpy_dtype(local)  # dtype errors before drawing a seed
+    if local.is_inference() and not torch.is_inference_mode_enabled():
+        # NumPy would write it; torch refuses, and so do we (same message)
+        raise RuntimeError("Inplace update to inference tensor outside InferenceMode is not allowed."
+                           "You can make a clone to get a normal tensor before doing inplace update."
+                           "See https://github.com/pytorch/rfcs/pull/17 for more details.")
     threads_v = _validate.check_threads(threads)
     stream_v = _validate.stream_id(stream)
     if local.is_meta:

@@ -164,6 +164,11 @@ def _redirect(key, tensor, params, generator):
 _METHODS = {torch.Tensor.normal_: ("normal_", ("mean", "std")),
             torch.Tensor.uniform_: ("uniform_", ("from", "to"))}
 _NOT_WRITES = frozenset({"requires_grad_", "share_memory_", "retain_grad"})
+# New tensors shaped after a given one: a temporary an initializer builds for that tensor
+# (torchtitan's fused qkv init fills t.new_empty(...) for q, k and v, then copies).
+_DERIVING = frozenset({torch.Tensor.new_empty, torch.Tensor.new_zeros, torch.Tensor.new_ones,
+                       torch.Tensor.new_full, torch.empty_like, torch.zeros_like, torch.ones_like,
+                       torch.full_like})
 
 
 def _write_target(func, args, kwargs):
@@ -198,6 +203,10 @@ class _FillMode(TorchFunctionMode):
                 target = _write_target(func, args, kwargs)
                 if target is not None and filler.write(target):
                     return None if getattr(func, "__name__", "") == "__setitem__" else target
+                if func in _DERIVING and args and isinstance(args[0], torch.Tensor):
+                    out = func(*args, **kwargs)
+                    filler.derive(args[0], out)
+                    return out
         return func(*args, **kwargs)
 
     def _method(self, method, args, kwargs):
@@ -232,6 +241,9 @@ class Filler:
     def write(self, tensor):
         """Seen an in-place write to `tensor`; True drops it."""
         return False
+
+    def derive(self, source, new):
+        """Seen `new` made after `source` (new_empty, empty_like, ...)."""
 
     def fill(self, name, tensor, params, generator):
         if not fillable(tensor):

@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+import inspect
 import sys
 
 import torch
@@ -26,11 +27,22 @@ def kind_of(module):
     pretrained = _pretrained_model_class()
     if pretrained is not None and isinstance(module, pretrained):
         return "transformers"
-    if callable(getattr(module, "init_states", None)):
+    if _callable_with(getattr(module, "init_states", None), buffer_device=None):
         return "init_states"
-    if callable(getattr(module, "init_weights", None)):
+    if _callable_with(getattr(module, "init_weights", None)):
         return "init_weights"
     return None
+
+
+def _callable_with(fn, **kwargs):
+    # A method of that name that needs other arguments follows another convention.
+    if not callable(fn):
+        return False
+    try:
+        inspect.signature(fn).bind(**kwargs)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def describe(kind, module):

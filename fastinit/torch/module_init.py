@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import math
 import warnings
+import weakref
 
 import torch
 
@@ -16,6 +17,7 @@ from ._specs import _torch_fans
 from ._tensor import _is_dtensor
 from .capture import Filler, capture
 from .empty import materialize
+
 
 # ------------------------------------------------- PyTorch's layer defaults ----
 def _post_order(module, prefix):
@@ -177,8 +179,9 @@ def _storage_key(t):
 
 class ModuleFiller(Filler):
     """Fills of a module's tensors: stream = the tensor's name, "<name>#k" for its k-th
-    re-fill by the same module's init code; a temporary of module M gets "M#k" (k
-    counting within M).  A parent re-filling a child's tensor (MultiheadAttention,
+    re-fill by the same module's init code; the k-th temporary made after a named
+    tensor (``w.new_empty(...)``, ``torch.empty_like(w)``) "<name>~k"; another
+    temporary of module M "M#k" (k counting within M).  A parent re-filling a child's tensor (MultiheadAttention,
     GPT-2's scaled projections) starts again from the plain name."""
 
     tracks_writes = True
@@ -193,6 +196,8 @@ class ModuleFiller(Filler):
         self.protected = set()
         self.last = None  # the tensor name most recently written, for error messages
         self.error_scope = None  # the innermost scope an exception left
+        self.derived = {}  # id(temporary) -> (weakref, "<name>~k") for tensors made after a named one
+        self.made = {}  # name -> temporaries made after it so far
 
     @contextlib.contextmanager
     def within(self, scope, protected=()):
@@ -208,9 +213,30 @@ class ModuleFiller(Filler):
         finally:
             self.scope, self.anonymous, self.fills, self.protected = saved
 
+    def derive(self, source, new):
+        if not isinstance(new, torch.Tensor):
+            return
+        stream, _ = self.names.lookup(source)
+        if stream is None:
+            entry = self.derived.get(id(source))
+            stream = entry[1] if entry is not None and entry[0]() is source else None
+        if stream is not None:
+            k = self.made.get(stream, 0) + 1
+            self.made[stream] = k
+            self.derived[id(new)] = (weakref.ref(new), f"{stream}~{k}")
+
+    def _derived_name(self, tensor):
+        entry = self.derived.get(id(tensor))
+        return entry[1] if entry is not None and entry[0]() is tensor else None
+
     def resolve(self, tensor, generator):
         stream, base = self.names.lookup(tensor)
         if base is None:
+            stream = self._derived_name(tensor)
+            if stream is not None:  # a temporary made after a named tensor: "<name>~k"
+                k = self.fills.get(stream, 0)
+                self.fills[stream] = k + 1
+                return self.seed, stream if k == 0 else f"{stream}#{k}"
             self.anonymous += 1
             return self.seed, f"{self.scope}#{self.anonymous}"
         if base in self.protected:
@@ -246,32 +272,62 @@ def _own_reset(m, rules):
 def _reset_pass(module, filler, prefix, only=None):
     """PyTorch's defaults, children first, for every module (or those owning a tensor in
     `only`, the others left as they are)."""
-    from torch.nn.parameter import is_lazy
-
-    rules = _default_rules()
-
-    def init(tensor, kind, **params):
-        if is_lazy(tensor) or tensor.numel() == 0 or filler.names.base_of(tensor) is None:
-            return  # a value computed on access (torch.nn.utils.parametrize): reported below
-        filler.fill(kind + "_", tensor, params, None)
-
+    reset = _Reset(filler, only)
     for qualname, m in _post_order(module, prefix):
+        reset(qualname, m)
+
+
+def _auto_pass(module, filler, prefix, buffer_device):
+    """A submodule with its library's init entry point gets it; the others their reset,
+    children first."""
+    reset = _Reset(filler, None)
+
+    def visit(qualname, m):
+        kind = models.kind_of(m)
+        if kind is not None:
+            with filler.within(qualname):
+                models.run(kind, m, filler, qualname, buffer_device)
+            return
+        for name, child in m.named_children():
+            visit(f"{qualname}.{name}" if qualname else name, child)
+        reset(qualname, m)
+
+    visit(prefix, module)
+
+
+class _Reset:
+    """One module's own reset: its rule (built-in layers) or its reset method."""
+
+    def __init__(self, filler, only):
+        self.filler, self.only, self.rules = filler, only, _default_rules()
+
+    def init(self, tensor, kind, **params):
+        from torch.nn.parameter import is_lazy
+
+        if is_lazy(tensor) or tensor.numel() == 0 or self.filler.names.base_of(tensor) is None:
+            return  # a value computed on access (torch.nn.utils.parametrize): reported below
+        self.filler.fill(kind + "_", tensor, params, None)
+
+    def __call__(self, qualname, m):
+        from torch.nn.parameter import is_lazy
+
+        filler = self.filler
         if any(is_lazy(p) for p in m.parameters(recurse=False)):
-            continue
-        if only is not None:
+            return
+        if self.only is not None:
             own = {filler.names.base_of(t) for t in (*m._parameters.values(), *m._buffers.values())
                    if t is not None}
-            if not own & only:
-                continue
-        method = _own_reset(m, rules)
-        with filler.within(qualname, protected=() if only is None else filler.touched - only):
-            with torch.no_grad():
-                if method is not None:
-                    getattr(m, method)()
-                else:
-                    rule = next((rule for cls, _, rule in rules if isinstance(m, cls)), None)
-                    if rule is not None:
-                        rule(m, init)
+            if not own & self.only:
+                return
+        method = _own_reset(m, self.rules)
+        protect = () if self.only is None else filler.touched - self.only
+        with filler.within(qualname, protected=protect), torch.no_grad():
+            if method is not None:
+                getattr(m, method)()
+            else:
+                rule = next((rule for cls, _, rule in self.rules if isinstance(m, cls)), None)
+                if rule is not None:
+                    rule(m, self.init)
 
 
 def _report(module, filler, prefix, done):
@@ -339,11 +395,12 @@ def init_module(module, seed, *, scheme="auto", prefix="", threads=None, device=
       filled once, padding rows zeroed, rotary and position buffers recomputed);
     * a module with ``init_states(buffer_device=...)`` (torchtitan): that method;
     * a module with ``init_weights()`` (timm): that method;
+    * any other module: each submodule as above if it is such a model, else its own
+      reset, children first (PyTorch's defaults for the built-in layers, custom
+      ``reset_parameters()`` code as written);
 
-    then PyTorch's default for any parameter that code did not reach (what
-    construction gave it).  Any other module: each submodule's own reset, children
-    first (PyTorch's defaults for the built-in layers, custom ``reset_parameters()``
-    code as written).  ``scheme="torch"``: PyTorch's layer defaults everywhere.
+    then PyTorch's default for any tensor that code did not reach (what construction
+    gave it).  ``scheme="torch"``: PyTorch's layer defaults everywhere.
 
     Every random fill that code makes (``torch.nn.init`` functions however they are
     referenced, ``Tensor.normal_``/``uniform_``, timm's ``trunc_normal_``) is
@@ -384,17 +441,17 @@ def init_module(module, seed, *, scheme="auto", prefix="", threads=None, device=
     filler = ModuleFiller(module, seed, prefix, threads_v)
     try:
         with capture(filler):
-            if kind is None:
+            if scheme == "torch":
                 _reset_pass(module, filler, prefix)
             else:
-                models.run(kind, module, filler, prefix, dev if done else None)
+                _auto_pass(module, filler, prefix, dev if done else None)
                 rest = set(filler.names.all) - filler.touched
-                if rest:
+                if rest:  # what the model's code left: PyTorch's default, as construction gave
                     _reset_pass(module, filler, prefix, only=rest)
     except Exception as e:
         back = "; the tensors it materialized are on meta again" if done else ""
         done.undo()
-        code = models.describe(kind, module) if kind else f"{type(module).__name__}'s reset code"
+        code = models.describe(kind, module) if kind else f"{type(module).__name__}'s init code"
         scope = filler.error_scope if filler.error_scope is not None else filler.scope
         where = f"module {scope!r}" if scope else "the top module"
         last = f", last tensor written {filler.last!r}" if filler.last else ""
