@@ -362,3 +362,24 @@ def test_torch_distributed_checkpoint_reads_it(tmp_path):
         dcp.load(sd, storage_reader=dcp.HuggingFaceStorageReader(str(tmp_path / "c")))
     ref = reference(cfg, 6).state_dict()
     assert all(torch.equal(sd[k], ref[k]) for k in ref)
+
+
+class _Wrapper(torch.nn.Module):
+    """A transformers model inside a plain module: it keeps its own scheme."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        self.lm = AutoModelForCausalLM.from_config(cfg)
+        self.head = torch.nn.Linear(64, 2)
+
+
+def test_model_inside_a_plain_wrapper(tmp_path, small_units):
+    cfg = llama_config()
+    with finit.empty_init():
+        net = _Wrapper(cfg)
+    finit.save_init(net, tmp_path / "w", seed=8, progress=False)
+    with finit.empty_init():
+        ref = finit.init_module(_Wrapper(cfg), seed=8).state_dict()
+    got = read_all(tmp_path / "w")
+    assert set(got) == set(ref) - {"lm.lm_head.weight"}  # tied: stored once
+    assert all(torch.equal(got[k], ref[k]) for k in got)

@@ -1,7 +1,7 @@
 """init_module one unit at a time, for save_init: the same values in bounded memory.
 
 init_module materializes the whole model, then runs its init code module by module
-(children first).  Here the same modules run in the same order with the same filler
+(children first; a model nested in a plain module by its own entry point, as one unit).  Here the same modules run in the same order with the same filler
 (module_init.ModuleFiller: same streams, same re-fill counters, same protections),
 but only one *unit* is materialized at a time: the largest subtree whose parameters
 fit in UNIT_BYTES (a single module if it alone is bigger); a module above the units
@@ -24,13 +24,7 @@ import torch
 from . import models
 from .capture import capture, fillable
 from .empty import _empty_like
-from .module_init import (
-    ModuleFiller,
-    TensorNames,
-    _default_rules,
-    _own_reset,
-    _reset_pass,
-)
+from .module_init import ModuleFiller, TensorNames, _Reset, _reset_pass
 
 UNIT_BYTES = 512 << 20
 CHUNK_BYTES = 128 << 20  # a tensor bigger than this is computed and written in row blocks
@@ -68,11 +62,11 @@ class _UnitFiller(ModuleFiller):
         return False
 
     def state(self):
-        return dict(self.fills), set(self.touched), self.last, self.error_scope
+        return set(self.touched), dict(self.made), dict(self.derived), self.last, self.error_scope
 
     def set_state(self, state):
-        fills, touched, self.last, self.error_scope = state
-        self.fills, self.touched = dict(fills), set(touched)
+        touched, made, derived, self.last, self.error_scope = state
+        self.touched, self.made, self.derived = set(touched), dict(made), dict(derived)
 
     def _meta_protected(self, tensor):
         base = self.names.base_of(tensor)
@@ -150,7 +144,11 @@ def _join(prefix, name):
 
 
 def plan_units(model, prefix, kind, forced, budget):
-    """The units in processing order (smart_apply's for transformers, post-order otherwise)."""
+    """The units in processing order: smart_apply's for transformers, else module_init's
+    _auto_pass order (children first; a submodule that is a model of its own, e.g. a
+    transformers model in a plain wrapper, is one unit run by its own entry point).
+    Each module comes with its action: ("hf", owning PreTrainedModel), ("reset", None)
+    or ("model", kind)."""
     pretrained = models._pretrained_model_class() if kind == "transformers" else None
     sizes = {}
 
@@ -160,23 +158,33 @@ def plan_units(model, prefix, kind, forced, budget):
             sizes[id(m)] = own + sum(subtree_bytes(c) for c in m.children())
         return sizes[id(m)]
 
+    def nested(m):
+        return models.kind_of(m) if pretrained is None and m is not model else None
+
+    def owner_of(child, owner):
+        return child if pretrained is not None and isinstance(child, pretrained) else owner
+
     def post_order(m, qualname, owner):
+        k = nested(m)
+        if k is not None:
+            yield qualname, m, ("model", k)
+            return
         for name, child in m.named_children():
-            child_owner = child if pretrained is not None and isinstance(child, pretrained) else owner
-            yield from post_order(child, _join(qualname, name), child_owner)
-        yield qualname, m, owner
+            yield from post_order(child, _join(qualname, name), owner_of(child, owner))
+        yield qualname, m, ("hf", owner) if pretrained is not None else ("reset", None)
 
     units = []
 
     def walk(m, qualname, owner):
         children = list(m.named_children())
-        if "" in forced or qualname in forced or not children or subtree_bytes(m) <= budget:
+        if ("" in forced or qualname in forced or not children or subtree_bytes(m) <= budget
+                or nested(m) is not None):
             units.append(_Unit(m, qualname, list(post_order(m, qualname, owner)), True))
             return
         for name, child in children:
-            child_owner = child if pretrained is not None and isinstance(child, pretrained) else owner
-            walk(child, _join(qualname, name), child_owner)
-        units.append(_Unit(m, qualname, [(qualname, m, owner)], False))
+            walk(child, _join(qualname, name), owner_of(child, owner))
+        units.append(_Unit(m, qualname, [(qualname, m, ("hf", owner) if pretrained is not None
+                                          else ("reset", None))], False))
 
     walk(model, prefix, model if pretrained is not None else None)
     return units
@@ -195,7 +203,7 @@ def run_units(model, seed, prefix, threads, kind, emit, budget=None, forced=froz
     budget = UNIT_BYTES if budget is None else budget
     units = plan_units(model, prefix, kind, forced, budget)
     filler = _UnitFiller(model, seed, prefix, threads)
-    rules = _default_rules()
+    reset = _Reset(filler, None)
     real = list({id(t): t for t in list(model.parameters()) + list(model.buffers())
                  if not t.is_meta}.values())
     if kind == "transformers":
@@ -214,13 +222,13 @@ def run_units(model, seed, prefix, threads, kind, emit, budget=None, forced=froz
     for unit in units:
         state = filler.state()
         try:
-            out = _run_unit(model, prefix, unit, filler, kind, rules, done_ids, blockwise=True,
+            out = _run_unit(model, prefix, unit, filler, reset, done_ids, blockwise=True,
                             scope=scope, guarded=guarded, custom=custom)
         except _NotBlockwise:
             filler.set_state(state)  # the same unit again, every tensor in memory
             for m in _unit_modules(unit):
                 m.__dict__.pop("_is_hf_initialized", None)  # else transformers skips it
-            out = _run_unit(model, prefix, unit, filler, kind, rules, done_ids, blockwise=False,
+            out = _run_unit(model, prefix, unit, filler, reset, done_ids, blockwise=False,
                             scope=scope, guarded=guarded, custom=custom)
         emit(out)
         done_ids.update(id(old) for old, _ in out)
@@ -229,7 +237,7 @@ def run_units(model, seed, prefix, threads, kind, emit, budget=None, forced=froz
     return filler
 
 
-def _run_unit(model, prefix, unit, filler, kind, rules, done_ids, blockwise, scope, guarded, custom):
+def _run_unit(model, prefix, unit, filler, reset, done_ids, blockwise, scope, guarded, custom):
     """Materialize one unit, run its modules' init, return [(original, final)] with its
     meta tensors put back.  With `blockwise`, tensors over CHUNK_BYTES stay on meta and
     their fills are recorded: their final value is a Blocks."""
@@ -252,14 +260,17 @@ def _run_unit(model, prefix, unit, filler, kind, rules, done_ids, blockwise, sco
         unit_names = {filler.names.base_of(t) for m in _unit_modules(unit)
                       for _, _, t in _own_tensors(m)} - {None}
         with capture(filler), torch.no_grad():
-            for qualname, m, owner in unit.modules:
-                if kind == "transformers":
+            for qualname, m, (action, arg) in unit.modules:
+                if action == "hf":
                     with filler.within(scope[id(m)], guarded[id(m)]):
-                        owner._initialize_weights(m, custom)
+                        arg._initialize_weights(m, custom)
+                elif action == "reset":
+                    reset(qualname, m)
                 else:
-                    _reset_one(m, qualname, filler, rules)
+                    with filler.within(qualname):
+                        models.run(arg, m, filler, qualname, torch.device("cpu"))
             rest = unit_names - filler.touched
-            if kind == "transformers" and rest:
+            if rest:  # what the model's code left: PyTorch's default, as init_module does
                 _reset_pass(unit.root, filler, unit.qualname, only=rest)
         out = list({id(old): (old, new) for _, _, old, new in replaced}.values())
         for old, new in out:
@@ -277,25 +288,3 @@ def _run_unit(model, prefix, unit, filler, kind, rules, done_ids, blockwise, sco
         for store, key, old, _ in reversed(replaced):
             store[key] = old
         filler.names = TensorNames(model, prefix)  # holds no materialized tensor
-
-
-def _reset_one(m, qualname, filler, rules):
-    """module_init._reset_pass's step for one module (only=None)."""
-    from torch.nn.parameter import is_lazy
-
-    if any(is_lazy(p) for p in m.parameters(recurse=False)):
-        return
-
-    def init(tensor, kind, **params):
-        if is_lazy(tensor) or tensor.numel() == 0 or filler.names.base_of(tensor) is None:
-            return
-        filler.fill(kind + "_", tensor, params, None)
-
-    method = _own_reset(m, rules)
-    with filler.within(qualname):
-        if method is not None:
-            getattr(m, method)()
-        else:
-            rule = next((rule for cls, _, rule in rules if isinstance(m, cls)), None)
-            if rule is not None:
-                rule(m, init)
