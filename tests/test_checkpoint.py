@@ -271,7 +271,8 @@ def test_progress_bar_and_summary(tmp_path, capsys):
 
 # ------------------------------------------------------------- atomicity ----
 _SAVE = textwrap.dedent("""
-    import sys, time
+    import signal, sys, time
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if the parent ignores it
     sys.path[:0] = [{root!r}, {tests!r}]
     import torch
     import fastinit.torch as finit
