@@ -85,3 +85,12 @@ def test_bad_config_files(tmp_path, capsys):
     status, _, err = run(capsys, "init-checkpoint", bad, tmp_path / "no" / "o", "--seed", 0)
     assert status == 2 and "does not exist" in err
     assert sorted(os.listdir(tmp_path)) == ["bad.json"]
+
+
+def test_not_enough_disk_space(tmp_path, config_file, capsys, monkeypatch):
+    from fastinit.torch import checkpoint
+
+    monkeypatch.setattr(checkpoint, "_free_bytes", lambda d: 1000)  # a full disk
+    status, _, err = run(capsys, "init-checkpoint", config_file, tmp_path / "o", "--seed", 0)
+    assert status == 2 and "GB are free" in err and len(err.strip().splitlines()) == 1
+    assert sorted(os.listdir(tmp_path)) == ["config.json"]

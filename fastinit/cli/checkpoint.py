@@ -96,7 +96,7 @@ def run_init_checkpoint(args):
     except (TypeError, ValueError) as e:
         _fail(str(e))
     model = _build(args.config, raw)
-    from ..torch.checkpoint import save_init
+    from ..torch.checkpoint import NotEnoughSpace, save_init
 
     if dtype is None:  # the config's dtype, the one from_pretrained loads by default
         named = getattr(model.config, "dtype", None)
@@ -107,7 +107,7 @@ def run_init_checkpoint(args):
     try:
         res = save_init(model, out, seed=args.seed, shard_size=args.shard_size, dtype=dtype,
                         threads=args.threads, progress=not args.no_progress, overwrite=args.force)
-    except (TypeError, ValueError) as e:
+    except (TypeError, ValueError, NotEnoughSpace) as e:  # as fastinit fill: usage errors
         _fail(str(e))
     n = sum(p.numel() for p in model.parameters())
     print(f"wrote {args.out}: {type(model).__name__}, {n:,} parameters, "

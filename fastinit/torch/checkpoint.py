@@ -24,6 +24,12 @@ _DTYPES = {"float32": torch.float32, "float64": torch.float64, "float16": torch.
            "bfloat16": torch.bfloat16}
 _SIZE_UNITS = {"TB": 10**12, "GB": 10**9, "MB": 10**6, "KB": 10**3}  # as huggingface_hub
 WEIGHTS_NAME = "model.safetensors"
+
+
+class NotEnoughSpace(OSError):
+    """The checkpoint does not fit in the free space of its directory (checked before writing)."""
+
+
 INDEX_NAME = "model.safetensors.index.json"
 
 
@@ -248,7 +254,7 @@ def save_init(model, path, *, seed, shard_size="5GB", dtype=None, threads=None, 
         total = sum(plan.nbytes.values())
         free = _free_bytes(parent)
         if free is not None and total > free:
-            raise OSError(f"{path} needs {total / 1e9:.2f} GB but only {free / 1e9:.2f} GB are free "
+            raise NotEnoughSpace(f"{path} needs {total / 1e9:.2f} GB but only {free / 1e9:.2f} GB are free "
                           f"in {parent}")
         with _atomic.Lock(path):
             exists = _check_target(path, overwrite)  # again: a writer may have just finished
