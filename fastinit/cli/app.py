@@ -13,6 +13,7 @@ from ._args import (
     _Parser,
     silence_stdout,
 )
+from .checkpoint import add_cli_parser as add_checkpoint
 from .fill import _add_fill
 from .propagate import add_cli_parser as add_propagate
 from .raw import _add_info, _add_raw
@@ -32,6 +33,7 @@ def build_parser():
     _add_info(sub)
     bench.add_cli_parser(sub)
     add_propagate(sub)
+    add_checkpoint(sub)
     return parser
 
 

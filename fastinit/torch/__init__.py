@@ -45,6 +45,7 @@ fastinit), :func:`fill_shard_` (fill one shard of a bigger tensor) and :func:`ls
 underscore (``normal``, ``xavier_uniform``, ...) warn and call the drop-ins, as in
 ``torch.nn.init``.
 """
+from .checkpoint import save_init
 from .empty import empty_init
 from .lsuv import lsuv_
 from .module_init import init_module
@@ -84,5 +85,5 @@ __all__ = [
     "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_",
     "eye_", "dirac_", "xavier_uniform_", "xavier_normal_",
     "kaiming_uniform_", "kaiming_normal_", "orthogonal_", "sparse_",
-    "init_module", "empty_init", "patch_torch_init", "fill_shard_", "lsuv_",
+    "init_module", "empty_init", "save_init", "patch_torch_init", "fill_shard_", "lsuv_",
 ]
