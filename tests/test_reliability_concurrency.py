@@ -254,17 +254,22 @@ def test_core_has_no_writable_global_state(tmp_path):
     """Every object the C core defines is read-only (tables, constants): compiled as
     position-independent code like the extension, no symbol lives in .data, .bss or
     thread-local storage, so concurrent calls cannot share mutable state."""
-    src = os.path.join(ROOT, "src_c")
-    units = {"fill.c": [], "special.c": [], "kernels_generic.c": []}
-    if platform.machine().lower() in ("x86_64", "amd64"):
-        units["kernels_avx2.c"] = ["-mavx2", "-mfma", "-mf16c"]
-        units["kernels_avx512.c"] = ["-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl", "-mfma", "-mf16c"]
-    defs = ["-DFI_HAVE_OPENMP", "-DFI_HAVE_AVX2", "-DFI_HAVE_AVX512"]
+    # The units the extension is built from, read from setup.py so a new unit is covered.
+    setup = {}
+    exec(compile(_setup_tables(), "setup.py", "exec"), setup)
+    units = {path: [] for path in setup["CORE_SOURCES"]}
+    arch = "x86" if platform.machine().lower() in ("x86_64", "amd64") else platform.machine().lower()
+    defs = ["-DFI_HAVE_OPENMP"]
+    for path, (flags, macro) in setup["SIMD_UNITS"].get(arch, {}).items():
+        units[path] = flags
+        defs.append(f"-D{macro}")
+    assert len(units) >= 7
     offenders = []
     for unit, flags in units.items():
-        obj = str(tmp_path / (unit + ".o"))
-        subprocess.run(["cc", "-std=c99", "-O2", "-fPIC", "-fopenmp", "-ffp-contract=off", *defs, *flags,
-                        "-c", os.path.join(src, unit), "-o", obj], check=True, capture_output=True)
+        obj = str(tmp_path / (os.path.basename(unit) + ".o"))
+        subprocess.run(["cc", "-std=c99", "-O2", "-fPIC", "-fopenmp", "-ffp-contract=off", "-I",
+                        os.path.join(ROOT, "src_c"), *defs, *flags, "-c", os.path.join(ROOT, unit), "-o", obj],
+                       check=True, capture_output=True)
         table = subprocess.run(["objdump", "-t", obj], check=True, capture_output=True, text=True).stdout
         for line in table.splitlines():
             parts = line.split()
@@ -272,3 +277,14 @@ def test_core_has_no_writable_global_state(tmp_path):
             if " O " in line and any(sec in parts for sec in WRITABLE):
                 offenders.append(f"{unit}: {line.strip()}")
     assert not offenders, "writable global state in the core:\n" + "\n".join(offenders)
+
+
+def _setup_tables():
+    """The SRC, CORE_SOURCES and SIMD_UNITS assignments of setup.py (nothing else runs)."""
+    import ast
+
+    with open(os.path.join(ROOT, "setup.py")) as f:
+        tree = ast.parse(f.read())
+    keep = [n for n in tree.body if isinstance(n, ast.Assign)
+            and any(getattr(t, "id", None) in ("SRC", "CORE_SOURCES", "SIMD_UNITS") for t in n.targets)]
+    return ast.Module(body=keep, type_ignores=[])
