@@ -1,6 +1,6 @@
 # cython: language_level=3
 """Thin Cython layer over the C core: everything is validated by the caller
-(fastinit._api) and again by fi_prepare before a single byte is written; the
+(fastinit._validate) and again by fi_prepare before a single byte is written; the
 work itself runs without the GIL, in chunks so that Ctrl-C is seen quickly."""
 
 import os
