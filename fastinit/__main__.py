@@ -1,4 +1,4 @@
-"""``python -m fastinit`` runs the ``fastinit`` command (see fastinit/cli.py)."""
+"""``python -m fastinit`` runs the ``fastinit`` command (see fastinit/cli/)."""
 import sys
 
 from .cli import main
