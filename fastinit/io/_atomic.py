@@ -227,6 +227,13 @@ def publish_dir(tmp, path, overwrite):
         raise WriteConflict(f"{path} was created by another writer meanwhile: "
                             "this write was not published")
     check_target(path, "zarr", True)
+    swap_dir(tmp, path)
+
+
+def swap_dir(tmp, path):
+    """Replace the directory `path` (already checked to be replaceable) by `tmp`: the old one
+    is renamed aside, the new one renamed in, then the old one removed (docs/io.md: `path`
+    is absent between the two renames)."""
     aside = sibling_name(path, OLD_SUFFIX)
     os.rename(path, aside)
     try:

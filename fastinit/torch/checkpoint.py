@@ -407,14 +407,7 @@ def _publish(tmp, path, replace):
         os.rename(tmp, path)  # a directory created meanwhile makes this fail (ENOTEMPTY/EEXIST)
         return
     _check_target(path, True)
-    aside = _atomic.sibling_name(path, _atomic.OLD_SUFFIX)
-    os.rename(path, aside)
-    try:
-        os.rename(tmp, path)
-    except BaseException:
-        os.rename(aside, path)
-        raise
-    shutil.rmtree(aside)
+    _atomic.swap_dir(tmp, path)
 
 
 def _free_bytes(directory):
