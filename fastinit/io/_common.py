@@ -228,3 +228,14 @@ def check_memory(filler):
         raise MemoryError(f"{filler.name} of shape {filler.shape} is computed whole in memory and "
                           f"needs about {human_bytes(need)}, but only {human_bytes(avail)} are "
                           "available: use a smaller shape")
+
+
+def whole_or_checked(filler, threads):
+    """Before a chunked write: a region-fill initializer is dry-run (its errors surface
+    before any file exists) and None returned; a structured one is computed whole, once,
+    after checking it fits in memory, and returned C-contiguous."""
+    if filler.entry.region_fill:
+        filler.dry_run()
+        return None
+    check_memory(filler)
+    return np.ascontiguousarray(filler.fill(threads=threads))

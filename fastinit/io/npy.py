@@ -26,7 +26,7 @@ from ._common import (
     _progress_bar,
     _region_shape,
     _SampleStats,
-    check_memory,
+    whole_or_checked,
 )
 
 
@@ -97,12 +97,7 @@ def to_npy(path: PathLike, shape: ShapeLike, init: InitLike, *, seed: Optional[i
     nthreads = _validate.check_threads(threads)
     shape, dt = filler.shape, filler.dtype
     _atomic.check_target(path, "npy", overwrite)
-    whole = None
-    if filler.entry.region_fill:
-        filler.dry_run()
-    else:
-        check_memory(filler)
-        whole = np.ascontiguousarray(filler.fill(threads=nthreads))
+    whole = whole_or_checked(filler, nthreads)
     nbytes = math.prod(shape) * dt.itemsize
     header = {"descr": np.lib.format.dtype_to_descr(dt), "fortran_order": False, "shape": shape}
 

@@ -26,7 +26,7 @@ from ._common import (
     _progress_bar,
     _region_shape,
     _SampleStats,
-    check_memory,
+    whole_or_checked,
 )
 
 
@@ -128,12 +128,7 @@ def to_zarr(path: PathLike, shape: ShapeLike, init: InitLike, *,
     except ImportError as exc:
         raise ImportError(f"to_zarr needs zarr ({exc}): pip install 'fastinit[io]'") from exc
     _atomic.check_target(path, "zarr", overwrite)
-    whole = None
-    if filler.entry.region_fill:
-        filler.dry_run()
-    else:
-        check_memory(filler)
-        whole = np.ascontiguousarray(filler.fill(threads=nworkers))
+    whole = whole_or_checked(filler, nworkers)
 
     from .. import STREAM_VERSION, __version__
 
