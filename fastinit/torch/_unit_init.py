@@ -207,14 +207,7 @@ def run_units(model, seed, prefix, threads, kind, emit, budget=None, forced=froz
     real = list({id(t): t for t in list(model.parameters()) + list(model.buffers())
                  if not t.is_meta}.values())
     if kind == "transformers":
-        models._clear_hf_flags(model)
-        tied_targets = set(getattr(model, "all_tied_weights_keys", None) or {})
-        scope, guarded = {}, {}
-        for qualname, m in model.named_modules():
-            scope[id(m)] = _join(prefix, qualname)
-            names = {filler.names.base_of(p) for key, p in m._parameters.items()
-                     if p is not None and _join(qualname, key) in tied_targets}
-            guarded[id(m)] = names - {None}
+        scope, guarded = models.transformers_scopes(model, filler, prefix)
         custom = model.is_custom_code()
     else:
         scope = guarded = custom = None

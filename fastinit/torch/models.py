@@ -73,8 +73,9 @@ def _clear_hf_flags(model):
             t.__dict__.pop("_is_hf_initialized", None)
 
 
-def _run_transformers(model, filler, prefix):
-    pretrained = _pretrained_model_class()
+def transformers_scopes(model, filler, prefix):
+    """Clear transformers' init flags; return (scope, guarded): each module's qualified
+    name, and the tied-target tensors it must not fill."""
     _clear_hf_flags(model)
     tied_targets = set(getattr(model, "all_tied_weights_keys", None) or {})
     scope, guarded = {}, {}
@@ -85,6 +86,12 @@ def _run_transformers(model, filler, prefix):
         names = {filler.names.base_of(p) for key, p in m._parameters.items()
                  if p is not None and _join(qualname, key) in tied_targets}
         guarded[id(m)] = names - {None}
+    return scope, guarded
+
+
+def _run_transformers(model, filler, prefix):
+    pretrained = _pretrained_model_class()
+    scope, guarded = transformers_scopes(model, filler, prefix)
 
     wrapped = []
     for m in model.modules():
