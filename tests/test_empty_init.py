@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
 
 import fastinit
 import fastinit.torch as finit
@@ -60,6 +61,51 @@ def test_empty_init_puts_parameters_on_meta_keeps_buffers_and_draws_nothing():
     assert tied.b.weight is tied.a.weight and tied.a.weight.is_meta
     assert not nn.Linear(2, 2).weight.is_meta  # undone after the block
     assert nn.Module.register_parameter.__module__ == "torch.nn.modules.module"
+
+
+class _Seen(TorchDispatchMode):
+    """Records the aten ops that reach it (entered outside empty_init: what it passes on)."""
+
+    def __init__(self):
+        super().__init__()
+        self.ops = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.ops.append(func.overloadpacket.__name__)
+        return func(*args, **(kwargs or {}))
+
+
+def test_empty_init_answers_value_ops_on_meta_at_once_and_nothing_else():
+    """Under empty_init, element-wise in-place ops with scalar arguments on a meta tensor
+    return it without reaching torch's kernels (its decompositions); shape-changing
+    in-place ops, ops with tensor arguments, real tensors and autograd's checks are
+    torch's own."""
+    with _Seen() as seen, finit.empty_init():
+        lin = nn.Linear(8, 4)  # reset_parameters: kaiming_uniform_ and uniform_ on meta
+        w = lin.weight
+        with torch.no_grad():
+            assert w.normal_(0.0, 0.02) is w and w.uniform_(-1, 1) is w and w.mul_(3) is w
+            assert w.clamp_(-1, 1) is w and w.zero_() is w and w.fill_(2.0) is w
+            assert nn.init.trunc_normal_(w, std=0.02) is w
+        assert w.is_meta and w.shape == (4, 8) and w.dtype == torch.float32
+        value_ops = {"normal_", "uniform_", "mul_", "clamp_", "zero_", "fill_", "erfinv_", "add_"}
+        assert not value_ops & set(seen.ops), seen.ops
+        m = torch.empty(3, 5, device="meta")
+        assert m.t_() is m and m.shape == (5, 3)  # shape changes still happen
+        m.resize_(2, 2)
+        assert m.shape == (2, 2) and {"t_", "resize_"} <= set(seen.ops)
+        assert m.add_(torch.empty(2, 2, device="meta")).shape == (2, 2) and "add_" in seen.ops
+        with pytest.raises(RuntimeError):
+            m.add_(torch.empty(3, 3, device="meta"))  # torch's own op, and its errors
+        with pytest.raises(RuntimeError, match="leaf Variable"):
+            w.normal_()  # autograd's in-place check is kept
+        real = torch.zeros(3)
+        real.mul_(2.0).add_(1.5)
+        assert torch.equal(real, torch.full((3,), 1.5))  # real tensors computed as usual
+    with _Seen() as seen:
+        after = torch.empty(2, device="meta")
+        after.normal_()
+    assert "normal_" in seen.ops  # the block left nothing behind
 
 
 def test_empty_init_then_init_module_equals_in_memory_init_module():
