@@ -3,6 +3,7 @@
     fastinit bench                      # 16M elements, best of 7, threads 1 and 2
     fastinit bench --quick              # 1M elements, best of 3, 1 GiB memory probe
     fastinit bench --size 64M --repeat 11 --threads 1,2 --json
+    fastinit bench --model 270m         # model init: from_config vs empty_init + init_module
     python -m fastinit.bench ...        # the same command
 
 Prints one row per case of the speed targets: fastinit's rate in M samples/s
@@ -148,6 +149,13 @@ def _add_arguments(p):
                    help=f"a missed target whose timings spread (max-min)/min by more than this "
                         f"is reported as noisy (default {NOISE})")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--model", action="append", choices=("tiny", "270m", "1b"), default=None,
+                   help="instead of the fills: build a transformers Llama of this size with "
+                        "from_config and with empty_init + init_module, each in fresh processes "
+                        "(repeatable; --repeat rounds, default 3; the largest of --threads)")
+    p.add_argument("--preload", metavar="FILE", default=None,
+                   help="with --model: a Python file each measuring process runs before it "
+                        "imports transformers")
 
 
 def add_cli_parser(subparsers):
@@ -487,8 +495,32 @@ def format_table(report):
     return "\n".join(lines)
 
 
+def _run_model(args):
+    from . import bench_model
+    from .cli._args import UsageError
+
+    given = [f for f, v in (("--size", args.size), ("--mem-gib", args.mem_gib),
+                            ("--simd", args.simd)) if v is not None]
+    if given:
+        raise UsageError(f"{', '.join(given)} apply to the fill benchmark, not to --model")
+    if args.preload is not None and not os.path.isfile(args.preload):
+        raise UsageError(f"--preload {args.preload}: no such file")
+    progress = None
+    if not args.json and sys.stderr.isatty():
+        progress = lambda text: print(f"  measuring {text} ...", file=sys.stderr, flush=True)  # noqa: E731
+    repeat = args.repeat or (1 if args.quick else 3)
+    return bench_model.run(args.model, threads=max(args.threads), repeat=repeat,
+                           preload=args.preload, as_json=args.json, progress=progress)
+
+
 def run(args):
     """The ``fastinit bench`` command: measure, then print a table or JSON; returns 0."""
+    if getattr(args, "model", None):
+        return _run_model(args)
+    if getattr(args, "preload", None) is not None:
+        from .cli._args import UsageError
+
+        raise UsageError("--preload applies to --model only")
     quick = args.quick
     size = args.size or (_MIB if quick else 16 * _MIB)
     repeat = args.repeat or (3 if quick else 7)

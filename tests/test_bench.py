@@ -203,6 +203,70 @@ def test_bench_import_is_light():
     assert proc.stdout.split()[0] == "False", proc.stderr
 
 
+# -------------------------------------------------------------- bench --model ----
+SHIM = os.path.join(ROOT, "tests", "_torchvision_shim.py")
+
+
+def test_bench_model_builds_a_llama_both_ways_in_fresh_processes():
+    """fastinit bench --model tiny: from_config and empty_init + init_module of a real
+    transformers Llama, each in its own interpreter; the report is complete and
+    consistent (times, the parameter count of the model built, the ratios from them)."""
+    from fastinit import bench_model
+
+    proc = _run_bench("--model", "tiny", "--repeat", "1", "--json", "--preload", SHIM)
+    assert proc.returncode == 0, proc.stderr
+    row = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert row["size"] == "tiny" and row["threads"] == 2 and row["repeat"] == 1
+    cfg = bench_model.SIZES["tiny"]
+    h, f, layers = cfg["hidden_size"], cfg["intermediate_size"], cfg["num_hidden_layers"]
+    expected = 2 * 32000 * h + layers * (4 * h * h + 3 * h * f + 2 * h) + h
+    assert row["parameters"] == expected
+    m = row["median"]
+    assert all(_positive(m[k]) for k in ("plain_s", "fastinit_s", "construct_s",
+                                         "init_module_s", "fills_s", "touch_s")), m
+    assert m["construct_s"] + m["init_module_s"] <= m["fastinit_s"] * 1.000001
+    assert math.isclose(row["speedup"], m["plain_s"] / m["fastinit_s"])
+    assert math.isclose(row["fill_share"], m["fills_s"] / m["fastinit_s"])
+    assert [len(row["runs"][k]) for k in ("plain", "fastinit", "touch")] == [1, 1, 1]
+    assert row["target"] is None and row["status"] == "no target"
+    assert bench_model.TARGETS == {"270m": 5.0}  # issue 11
+    text = bench_model.format_report(row)
+    assert text.startswith("Llama tiny (4M params, 2 threads") and "x" in text
+
+
+def test_bench_model_bad_arguments_are_one_line_usage_errors():
+    for args, word in ((["--model", "huge"], "--model"),
+                       (["--model", "tiny", "--size", "1M"], "--size"),
+                       (["--model", "tiny", "--preload", "/nonexistent/shim.py"], "--preload"),
+                       (["--preload", SHIM], "--preload")):
+        proc = _run_bench(*args)
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert word in proc.stderr and "Traceback" not in proc.stderr, (args, proc.stderr)
+    assert len(_run_bench("--model", "tiny", "--size", "1M").stderr.strip().splitlines()) == 1
+    from fastinit import bench_model
+
+    with pytest.raises(ValueError, match="unknown model size"):
+        bench_model.measure("7b")
+    with pytest.raises(ValueError, match=">= 1"):
+        bench_model.measure("tiny", repeat=0)
+
+
+def test_bench_model_reports_a_failing_measurement_in_one_line():
+    """A measuring process that fails (here: its preload raises) is an error naming the
+    measurement and the cause, not a traceback."""
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+        f.write("raise ImportError('no transformers today')\n")
+    try:
+        proc = _run_bench("--model", "tiny", "--repeat", "1", "--preload", f.name)
+    finally:
+        os.unlink(f.name)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "plain measurement failed" in lines[0], lines
+
+
 # ----------------------------------------------------------------------- asv ----
 @pytest.fixture(scope="module")
 def asv_modules():
@@ -312,3 +376,33 @@ def test_asv_config_is_valid_json_with_comments():
     conf = json.loads(text)
     assert conf["version"] == 1 and conf["repo"] == ".." and conf["benchmark_dir"] == "benchmarks"
     assert conf["environment_type"] == "existing"
+
+
+def test_asv_llama_init_suite_measures_each_thread_count_once(monkeypatch):
+    """asv's LlamaInit (with the tiny config in place of 270m): setup_cache measures every
+    thread count this machine has, and the track_ methods report from those rows."""
+    from fastinit import bench_model
+
+    sys.path.insert(0, ASV_DIR)
+    try:
+        models = importlib.import_module("benchmarks.bench_models")
+    finally:
+        sys.path.remove(ASV_DIR)
+    real, sizes = bench_model.measure, []
+
+    def tiny(size, **kw):
+        sizes.append(size)
+        return real("tiny", **{**kw, "repeat": 1})
+
+    monkeypatch.setattr(models.bench_model, "measure", tiny)
+    suite = models.LlamaInit()
+    rows = suite.setup_cache()
+    assert sizes == ["270m"] * len(rows) and set(rows) == set(models.THREADS)  # 2 cores here
+    for threads in models.THREADS:
+        suite.setup(rows, threads)
+        assert rows[threads]["threads"] == threads
+        assert suite.track_speedup(rows, threads) == rows[threads]["speedup"] > 0
+        assert suite.track_speedup_without_first_touch(rows, threads) > 0
+        assert 0 < suite.track_fill_share(rows, threads) < 1
+    with pytest.raises(NotImplementedError):
+        suite.setup({}, 2)
