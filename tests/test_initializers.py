@@ -129,14 +129,22 @@ def test_fans_torch_error_for_fewer_than_two_dims(shape):
 
 @pytest.mark.parametrize("kwargs,match", [
     (dict(layout="keras"), "layout must be"),
-    (dict(layout="jax", in_axis=-1), "different axes"),
+    (dict(in_axis=0), "different axes"),
     (dict(layout="jax", in_axis=4), "out of range"),
-    (dict(layout="jax", batch_axis=(0, 0)), "twice"),
-    (dict(layout="jax", in_axis=(0, -1)), "different axes"),
+    (dict(batch_axis=(2, 2)), "twice"),
+    (dict(in_axis=(1, -1), out_axis=3), "different axes"),
 ])
 def test_fans_bad_axes(kwargs, match):
     with pytest.raises(ValueError, match=match):
         fastinit.fans((2, 3, 4, 5), **kwargs)
+
+
+def test_fans_jax_layout_takes_shared_and_repeated_axes_as_jax_does():
+    shape = (2, 3, 4, 5)
+    assert fastinit.fans(shape, "jax", in_axis=-1) == _jax_fans(shape, -1, -1, ())  # 120/5/5
+    assert fastinit.fans(shape, "jax", in_axis=-1) == (5 * 4.8, 5 * 4.8)
+    assert fastinit.fans(shape, "jax", batch_axis=(0, 0)) == _jax_fans(shape, -2, -1, (0, 0))
+    assert fastinit.fans(shape, "jax", in_axis=(0, -1)) == _jax_fans(shape, (0, -1), -1, ())
 
 
 # ------------------------------------------ scaling against torch's samples ----

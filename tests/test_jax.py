@@ -115,6 +115,9 @@ def test_kaiming_and_xavier_are_jax_aliases_not_pytorch():
     ((5, 3), {}), ((3, 3, 16, 32), {}), ((2, 3, 4, 5, 6), {}), ((7, 9), {"in_axis": 0, "out_axis": 1}),
     ((2, 4, 8), {"batch_axis": 0}), ((4, 5, 6, 7), {"in_axis": (0, 1), "out_axis": -1}),
     ((3, 5, 7, 11), {"in_axis": 1, "out_axis": (2, 3), "batch_axis": 0}), ((6, 4), {"in_axis": 1, "out_axis": 0}),
+    # JAX takes shared and repeated axes as given (prod(shape) / in / out / batch)
+    ((4, 8), {"in_axis": 0, "out_axis": 0}), ((3, 5, 7), {"in_axis": -1, "out_axis": (1, 2)}),
+    ((2, 3, 4, 5), {"in_axis": (0, 0), "batch_axis": -1}), ((6, 10), {"in_axis": 1, "batch_axis": 1}),
 ])
 def test_fans_bit_equal_to_jax(shape, axes):
     jax_axes = {"in_axis": -2, "out_axis": -1, "batch_axis": (), **axes}
@@ -122,9 +125,9 @@ def test_fans_bit_equal_to_jax(shape, axes):
     theirs = jax_compute_fans(shape, **jax_axes)
     assert ours == theirs and all(type(v) is float for v in ours)
     # and the uniform variance scaling bound is JAX's: sqrt(3 * scale / fan_in)
-    if len(shape) >= 2 and axes.get("in_axis", -2) != axes.get("out_axis", -1):
-        w = np.asarray(fj.variance_scaling(2.0, "fan_in", "uniform", **jax_axes)(jax.random.key(1), shape))
-        assert abs(w).max() < math.sqrt(3 * 2.0 / theirs[0])
+    w = np.asarray(fj.variance_scaling(2.0, "fan_in", "uniform", **jax_axes)(jax.random.key(1), shape))
+    bound = math.sqrt(3 * 2.0 / theirs[0])
+    assert abs(w).max() < bound and abs(w).max() > 0.5 * bound
 
 
 # The documented meaning of each factory as a NumPy API call with seed = key_to_seed(key)

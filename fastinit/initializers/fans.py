@@ -64,8 +64,9 @@ def calculate_gain(nonlinearity: str, param: Optional[Union[int, float]] = None)
 
 
 # --------------------------------------------------------------------- fans ----
-def check_axes(name, axis, ndim):
-    """A tuple of distinct non-negative axes from an int or a sequence of ints."""
+def check_axes(name, axis, ndim, repeats=False):
+    """A tuple of non-negative axes from an int or a sequence of ints (distinct unless
+    `repeats`)."""
     if isinstance(axis, (list, tuple)):
         raw = list(axis)
     else:
@@ -76,7 +77,7 @@ def check_axes(name, axis, ndim):
         if not -ndim <= a < ndim:
             raise ValueError(f"{name} {a} is out of range for a shape with {ndim} dimensions")
         a %= ndim
-        if a in out:
+        if a in out and not repeats:
             raise ValueError(f"{name} names axis {a} twice")
         out.append(a)
     return tuple(out)
@@ -105,6 +106,9 @@ def fans(shape: ShapeLike, layout: str = "torch", in_axis: Optional[Axes] = None
 
     Explicit `in_axis`, `out_axis`, `batch_axis` (ints or tuples of ints, negative allowed)
     override the layout's axes; the receptive field is then the product of the other axes.
+    With layout="jax" they are taken as JAX takes them: an axis may be named twice, or by
+    two of them (receptive field = prod(shape) / (in * out * batch), as JAX computes it);
+    with layout="torch" they must name different axes.
     The result keeps the layout's number type (int for torch, float for jax).
 
     >>> import fastinit
@@ -138,10 +142,11 @@ def fans(shape: ShapeLike, layout: str = "torch", in_axis: Optional[Axes] = None
             return float(dims[0]), float(dims[0])
         in_axis = -2 if in_axis is None else in_axis
         out_axis = -1 if out_axis is None else out_axis
-    ins = check_axes("in_axis", in_axis, nd)
-    outs = check_axes("out_axis", out_axis, nd)
-    batch = check_axes("batch_axis", batch_axis, nd)
-    if set(ins) & set(outs) or set(ins) & set(batch) or set(outs) & set(batch):
+    jax = layout == "jax"  # JAX takes the axes as given: repeated or shared ones too
+    ins = check_axes("in_axis", in_axis, nd, repeats=jax)
+    outs = check_axes("out_axis", out_axis, nd, repeats=jax)
+    batch = check_axes("batch_axis", batch_axis, nd, repeats=jax)
+    if not jax and (set(ins) & set(outs) or set(ins) & set(batch) or set(outs) & set(batch)):
         raise ValueError(f"in_axis {in_axis}, out_axis {out_axis} and batch_axis {batch_axis} "
                          "must name different axes")
     in_size = math.prod(dims[a] for a in ins)
