@@ -388,6 +388,7 @@ def test_orthogonal_column_axis_as_jax(shape, axis):
     got = fastinit.orthogonal(shape, 2.0, column_axis=axis, seed=9, dtype="float64")
     expected, _ = _recipe(shape, 2.0, column_axis=axis, seed=9)
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+    assert got.flags["C_CONTIGUOUS"] and got.flags["OWNDATA"]  # like every other result
     # columns along `axis` are orthogonal: move it last and flatten the rest
     m = np.moveaxis(got, axis, -1).reshape(-1, shape[axis]) / 2.0
     small = m.T @ m if m.shape[0] >= m.shape[1] else m @ m.T

@@ -250,7 +250,7 @@ def orthogonal(shape: ShapeLike, gain: float = 1.0, *, column_axis: Optional[int
         return t.result()
     values = _orthogonal_region(t, gain, column_axis, "gain")
     if out is None:
-        return values
+        return np.ascontiguousarray(values)  # a column_axis other than the last is a moved axis
     out[...] = values
     return out
 
