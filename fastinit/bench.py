@@ -502,7 +502,8 @@ def _run_model(args):
     given = [f for f, v in (("--size", args.size), ("--mem-gib", args.mem_gib),
                             ("--simd", args.simd)) if v is not None]
     if given:
-        raise UsageError(f"{', '.join(given)} apply to the fill benchmark, not to --model")
+        verb = "applies" if len(given) == 1 else "apply"
+        raise UsageError(f"{', '.join(given)} {verb} to the fill benchmark, not to --model")
     if args.preload is not None and not os.path.isfile(args.preload):
         raise UsageError(f"--preload {args.preload}: no such file")
     progress = None
@@ -543,7 +544,12 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m fastinit.bench", allow_abbrev=False,
                                      description="Time fastinit's fills against NumPy and PyTorch.")
     _add_arguments(parser)
-    return run(parser.parse_args(argv))
+    from .cli._args import UsageError
+
+    try:
+        return run(parser.parse_args(argv))
+    except UsageError as e:
+        parser.error(str(e))  # one line, exit status 2, as the fastinit command
 
 
 if __name__ == "__main__":

@@ -243,6 +243,11 @@ def test_bench_model_bad_arguments_are_one_line_usage_errors():
         assert proc.returncode == 2, (args, proc.stderr)
         assert word in proc.stderr and "Traceback" not in proc.stderr, (args, proc.stderr)
     assert len(_run_bench("--model", "tiny", "--size", "1M").stderr.strip().splitlines()) == 1
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, "-m", "fastinit.bench", "--model", "tiny", "--simd", "avx2"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 2 and "--simd applies to the fill benchmark" in proc.stderr
+    assert "Traceback" not in proc.stderr
     from fastinit import bench_model
 
     with pytest.raises(ValueError, match="unknown model size"):
