@@ -67,14 +67,9 @@ def _import_transformers(preload):
         import runpy
 
         runpy.run_path(preload)
-    try:
-        import transformers
-        from transformers import AutoModelForCausalLM  # noqa: F401  (its import errors here)
-    except Exception as e:  # ImportError, or a broken dependency (torchvision)
-        root = e
-        while root.__cause__ is not None:
-            root = root.__cause__
-        raise OSError(f"cannot import transformers: {type(root).__name__}: {root}") from e
+    from fastinit.torch.models import import_transformers
+
+    transformers = import_transformers()
     transformers.logging.set_verbosity_error()
     return transformers
 

@@ -45,16 +45,9 @@ def _read_config(path):
 
 def _build(config_path, raw):
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local file: never the network
-    try:
-        import transformers
-        import transformers.modeling_utils
-    except Exception as e:  # noqa: BLE001  (ImportError, or a broken dependency such as torchvision)
-        root = e
-        while root.__cause__ is not None:
-            root = root.__cause__
-        raise OSError(f"cannot import transformers: {type(root).__name__}: {root} (fix or remove "
-                      f"the package named in that message, e.g. a torchvision built for another "
-                      f"torch)") from None
+    from fastinit.torch.models import import_transformers
+
+    transformers = import_transformers()
     import fastinit.torch as finit
 
     try:

@@ -16,6 +16,23 @@ import sys
 import torch
 
 
+def import_transformers():
+    """``transformers`` with its modeling code imported, or an OSError that names the root
+    cause (transformers missing, or a broken dependency such as a torchvision built for
+    another torch) in one line."""
+    try:
+        import transformers
+        import transformers.modeling_utils  # noqa: F401  (a broken dependency fails here)
+    except Exception as e:  # noqa: BLE001  (ImportError, or a broken dependency such as torchvision)
+        root = e
+        while root.__cause__ is not None:
+            root = root.__cause__
+        raise OSError(f"cannot import transformers: {type(root).__name__}: {root} (fix or remove "
+                      f"the package named in that message, e.g. a torchvision built for another "
+                      f"torch)") from None
+    return transformers
+
+
 def _pretrained_model_class():
     mod = sys.modules.get("transformers.modeling_utils")
     return getattr(mod, "PreTrainedModel", None) if mod is not None else None
