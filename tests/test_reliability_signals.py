@@ -70,9 +70,22 @@ CASES = [
 SCALAR_WORST = ("trunc_normal", "float64", "1", 200 << 20, "scalar")
 
 
-@pytest.mark.parametrize("kind, dtype, threads, n, simd",
-                         [c + ("",) for c in CASES] + [SCALAR_WORST],
-                         ids=[f"{c[0]}-{c[1]}-t{c[2]}" for c in CASES] + ["scalar-trunc_normal-float64-t1"])
+# More threads than CPUs: the GIL-free chunk is sized by the threads that actually run
+# (at most the CPUs this process may use), so threads=64 or 4096 on a 2-core machine stops
+# as soon as threads=2 does (it once took 3.4 s and 11 s, and on the SIMD path the whole
+# fill finished first).  test_threads_signals.py checks the cap itself.
+MANY_THREADS = [
+    ("normal", "float16", "64", 3 << 30, ""),
+    ("normal", "float32", "4096", 3 << 30, ""),
+    ("uniform", "float32", "4096", 3 << 30, ""),
+    ("trunc_normal", "float64", "64", 1 << 30, ""),
+    ("trunc_normal", "float64", "4096", 600 << 20, "scalar"),  # the slowest kernel
+]
+ALL_CASES = [c + ("",) for c in CASES] + [SCALAR_WORST] + MANY_THREADS
+
+
+@pytest.mark.parametrize("kind, dtype, threads, n, simd", ALL_CASES,
+                         ids=[f"{c[4] + '-' if c[4] else ''}{c[0]}-{c[1]}-t{c[2]}" for c in ALL_CASES])
 def test_sigint_stops_a_long_fill_quickly(kind, dtype, threads, n, simd):
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     if simd:
