@@ -412,15 +412,22 @@ print(json.dumps({"base_kib": base, "peak_kib": peak}))
 """
 
 
+def _child_env():
+    """os.environ for a measuring interpreter that imports this fastinit (a source
+    checkout built in place included)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
 def peak_memory(n, threads=1):
     """Extra resident memory of ``normal(out=)`` into a touched float32 array of n elements.
 
     Runs in a fresh interpreter: ru_maxrss after the fill minus ru_maxrss before it
     (the output, NumPy, fastinit and its thread pool are in the baseline).
     """
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = dict(os.environ)
-    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    env = _child_env()
     proc = subprocess.run([sys.executable, "-c", _MEMORY_PROBE, str(n), str(threads)],
                           capture_output=True, text=True, env=env, timeout=600)
     result = {"id": "peak_memory", "case": "peak memory of a large normal float32 fill (out=)",

@@ -132,9 +132,9 @@ def _child(kind, size, threads, preload, numel):
 
 # ------------------------------------------------------------- the parent ----
 def _run_child(kind, size, threads, preload, numel, timeout):
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = dict(os.environ)
-    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    from .bench import _child_env
+
+    env = _child_env()
     cmd = [sys.executable, "-m", "fastinit.bench_model", kind, size, str(threads),
            preload or "", str(numel)]
     try:
